@@ -4,6 +4,7 @@ import dev.promptgrad.autograd.Function;
 import dev.promptgrad.autograd.InputGrads;
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.KernelContract;
 import dev.promptgrad.tensor.Tensor;
 
 /**
@@ -15,7 +16,7 @@ import dev.promptgrad.tensor.Tensor;
 public final class CrossEntropy implements Function {
 
     /** The target value that marks a row as unlabelled (PEFT's prompt rows, the input part of an example). */
-    public static final int IGNORE = -100;
+    public static final int IGNORE = KernelContract.IGNORE_INDEX;
 
     private final Tape tape;
     private final Tensor dLogits;  // (rows, vocab), already divided by the number of labelled rows
