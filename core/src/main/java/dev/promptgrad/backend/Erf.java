@@ -3,7 +3,8 @@ package dev.promptgrad.backend;
 /**
  * The error function to double precision, which {@code java.lang.Math} lacks; exact GELU needs it.
  * W. J. Cody's rational Chebyshev approximations (Math. Comp. 1969), in three ranges, relative error
- * below 1e-15. A float version is accurate enough for float32 kernels.
+ * below 1e-15. It is the specification {@link UnaryOp#GELU_ERF} uses; float32 kernels may use a cheaper
+ * approximation as long as they match it to float precision.
  */
 public final class Erf {
     private Erf() {
@@ -25,6 +26,7 @@ public final class Erf {
             6.05183413124413191e-2, 2.33520497626869185e-3};
     private static final double INV_SQRT_PI = 5.6418958354775628695e-1;
 
+    /** erf(x) = 2/√π ∫₀ˣ exp(−t²) dt, odd, with erf(±∞) = ±1. */
     public static double erf(double x) {
         double y = Math.abs(x);
         double r;

@@ -31,11 +31,6 @@ public final class KernelContract {
         }
     }
 
-    /** A required tensor argument is present. */
-    public static void checkPresent(String kernel, String role, Tensor t) {
-        if (t == null) throw new IllegalArgumentException(kernel + ": " + role + " must not be null");
-    }
-
     /** All non-null tensors share one element type. */
     public static void checkSameDType(String kernel, Tensor... tensors) {
         DType first = null;

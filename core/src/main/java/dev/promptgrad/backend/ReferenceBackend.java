@@ -214,7 +214,8 @@ public final class ReferenceBackend implements Backend {
             }
             meanG /= cols;
             meanGxHat /= cols;
-            // dx = rstd · (g − mean(g) − xHat · mean(g · xHat))   (docs/autograd.md#layernorm)
+            // dx = rstd · ((1) g − (2) mean(g) − (3) xHat · mean(g · xHat))   (docs/autograd.md#layernorm)
+            // (1) the direct path through xHat, (2) through the mean, (3) through rstd
             for (int c = 0; c < cols; c++) {
                 set(dx, (long) r * cols + c, invStd * (g[c] - meanG - xHat[c] * meanGxHat));
             }
@@ -251,7 +252,8 @@ public final class ReferenceBackend implements Backend {
                 meanGx += g[c] * row[c];
             }
             meanGx /= cols;
-            // dx = rstd · g − x · rstd³ · mean(g · x)   (docs/autograd.md#rmsnorm)
+            // dx = (1) rstd · g − (2) x · rstd³ · mean(g · x)   (docs/autograd.md#rmsnorm)
+            // (1) the direct path through x, (2) through rstd
             for (int c = 0; c < cols; c++) {
                 set(dx, (long) r * cols + c, invRms * g[c] - row[c] * invRms * invRms * invRms * meanGx);
             }
@@ -326,7 +328,8 @@ public final class ReferenceBackend implements Backend {
             double[] dp = readRow(dProbs, r, keys);  // (keys), read first: dScores may be dProbs
             double dot = 0;
             for (int j = 0; j < keys; j++) dot += p[j] * dp[j];
-            // dScores = scale · p · (dp − Σ_j p·dp)   (docs/autograd.md#softmax)
+            // dScores = scale · p · ((1) dp − (2) Σ_j p·dp)   (docs/autograd.md#softmax)
+            // (1) each probability's own logit, (2) the shared normaliser; scale from the chain rule
             for (int j = 0; j < keys; j++) set(dScores, (long) r * keys + j, scale * p[j] * (dp[j] - dot));
         }
     }
