@@ -46,7 +46,8 @@ public final class RmsNorm implements Function {
 
     @Override
     public void backward(Tensor dOut, InputGrads grads) {
-        // (1) dx = rstd · (g − x̂ · mean(g · x̂)) with g = dy · weight, x̂ = x · rstd
+        // dx = (1) rstd · g − (2) x · rstd³ · mean(g · x), g = dy · weight:
+        // (1) the direct path through x, (2) through rstd
         tape.backend().rmsNormBackward(x, weight, rstd, dOut, grads.into(0));
     }
 }

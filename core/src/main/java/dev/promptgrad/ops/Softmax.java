@@ -47,7 +47,8 @@ public final class Softmax implements Function {
 
     @Override
     public void backward(Tensor dOut, InputGrads grads) {
-        // (1) dScores = scale · probs · (dProbs − Σ_keys probs · dProbs); masked entries get 0
+        // dScores = scale · probs · ((1) dProbs − (2) Σ_keys probs · dProbs); masked entries get 0:
+        // (1) each probability's own score, (2) the shared normaliser
         tape.backend().softmaxBackward(probs, dOut, scale, grads.into(0));
     }
 }

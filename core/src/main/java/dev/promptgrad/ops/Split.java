@@ -6,7 +6,8 @@ import dev.promptgrad.autograd.Variable;
 /**
  * Splits the last dimension of x [..., parts · width] into {@code parts} tensors [..., width], such as
  * GPT-2's fused q, k, v projection. Composed, not a kernel: a {@link Reshape} to [rows, parts, width], one
- * {@link Permute} to [parts, rows, width], then a {@link Select} per part; backward follows from theirs.
+ * {@link Permute} to [parts, rows, width], then a {@link Select} per part; backward follows from theirs
+ * (docs/autograd.md#select).
  */
 public final class Split {
 
