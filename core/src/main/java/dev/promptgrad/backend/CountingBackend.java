@@ -29,7 +29,7 @@ public final class CountingBackend implements Backend {
         return delegate;
     }
 
-    /** Calls of {@code kernel} (the method name, e.g. {@code "gemm"}, {@code "softmaxBackward"}) since the last reset. */
+    /** Calls of {@code kernel} (its method name, e.g. {@code "gemm"}) since the last reset. */
     public long calls(String kernel) {
         return callsByKernel.getOrDefault(kernel, 0L);
     }

@@ -39,14 +39,15 @@ public final class Attention {
         int keys = k.value().rank() == 3 ? k.value().dim(1) : 0;
         int[] kvShape = {batch, keys, kvHeads * headSize};
         if (!Arrays.equals(k.shape(), kvShape) || !Arrays.equals(v.shape(), kvShape) || keys < length) {
-            throw new IllegalArgumentException("attention: k " + k + " and v " + v + " must both be [batch, keys, kvHeads · headSize] = "
-                    + Arrays.toString(kvShape) + " with at least T = " + length + " keys");
+            throw new IllegalArgumentException("attention: k " + k + " and v " + v + " must both be"
+                    + " [batch, keys, kvHeads · headSize] = " + Arrays.toString(kvShape) + " with at least T = "
+                    + length + " keys");
         }
 
         // PyTorch: q = q.view(B, T, H, D).transpose(1, 2); likewise k and v with KvH heads
-        Variable qh = Permute.apply(tape, Reshape.apply(tape, q, batch, length, heads, headSize), 0, 2, 1, 3);  // (B, H, T, D)
-        Variable kh = Permute.apply(tape, Reshape.apply(tape, k, batch, keys, kvHeads, headSize), 0, 2, 1, 3);  // (B, KvH, keys, D)
-        Variable vh = Permute.apply(tape, Reshape.apply(tape, v, batch, keys, kvHeads, headSize), 0, 2, 1, 3);  // (B, KvH, keys, D)
+        Variable qh = byHead(tape, q, heads, headSize);      // (B, H, T, D)
+        Variable kh = byHead(tape, k, kvHeads, headSize);    // (B, KvH, keys, D)
+        Variable vh = byHead(tape, v, kvHeads, headSize);    // (B, KvH, keys, D)
         if (rope != null) {
             int[] keyPositions = rope.positions();
             if (keyPositions.length != keys) {
@@ -66,16 +67,22 @@ public final class Attention {
         Variable flatV = Reshape.apply(tape, vh, batch * kvHeads, keys, headSize);
 
         // PyTorch: scores = q @ k.transpose(-2, -1)
-        Variable scores = MatMul.apply(tape, groupedQ, flatK, false, true);                   // (B·KvH, group·T, keys)
+        Variable scores = MatMul.apply(tape, groupedQ, flatK, false, true);          // (B·KvH, group·T, keys)
         // The same memory as (B, H, T, keys): the softmax masks causally per time step, not per grouped row.
         // PyTorch: probs = softmax(scores / sqrt(D) + mask, dim=-1)
         Variable probs = Softmax.apply(tape, Reshape.apply(tape, scores, batch, heads, length, keys),
                 1 / Math.sqrt(headSize), causal, keyMask);                                     // (B, H, T, keys)
         // PyTorch: out = probs @ v
-        Variable context = MatMul.apply(tape, Reshape.apply(tape, probs, batch * kvHeads, group * length, keys),
-                flatV, false, false);                                                          // (B·KvH, group·T, D)
+        Variable groupedProbs = Reshape.apply(tape, probs, batch * kvHeads, group * length, keys);
+        Variable context = MatMul.apply(tape, groupedProbs, flatV, false, false);    // (B·KvH, group·T, D)
         // PyTorch: out = out.transpose(1, 2).reshape(B, T, H * D)
         Variable byTime = Permute.apply(tape, Reshape.apply(tape, context, batch, heads, length, headSize), 0, 2, 1, 3);
         return Reshape.apply(tape, byTime, batch, length, heads * headSize);
+    }
+
+    /** x [B, time, heads · headSize] as [B, heads, time, headSize]: a view, then a permute. */
+    private static Variable byHead(Tape tape, Variable x, int heads, int headSize) {
+        Variable split = Reshape.apply(tape, x, x.value().dim(0), x.value().dim(1), heads, headSize);
+        return Permute.apply(tape, split, 0, 2, 1, 3);
     }
 }

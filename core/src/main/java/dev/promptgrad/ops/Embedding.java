@@ -22,13 +22,15 @@ public final class Embedding {
      */
     public static Variable apply(Tape tape, Variable table, int[] ids, int... idsShape) {
         if (table.requiresGrad()) {
-            throw new IllegalArgumentException("embedding: table " + table + " requires a gradient, but the embedding"
-                    + " lookup never computes one; pass the frozen table as a constant and learn a prompt with ConcatPrompt");
+            throw new IllegalArgumentException("embedding: table " + table + " requires a gradient, but the"
+                    + " embedding lookup never computes one; pass the frozen table as a constant and learn a"
+                    + " prompt with ConcatPrompt");
         }
         Tensor t = table.value();
         if (t.rank() != 2) throw new IllegalArgumentException("embedding: table " + table + " must be [vocab, dim]");
         if (Tensor.sizeOf(idsShape) != ids.length) {
-            throw new IllegalArgumentException("embedding: " + ids.length + " ids do not fill the shape " + Arrays.toString(idsShape));
+            throw new IllegalArgumentException("embedding: " + ids.length + " ids do not fill the shape "
+                    + Arrays.toString(idsShape));
         }
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= t.dim(0)) {

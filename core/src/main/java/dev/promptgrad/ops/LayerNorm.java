@@ -54,7 +54,7 @@ public final class LayerNorm implements Function {
 
     @Override
     public void backward(Tensor dOut, InputGrads grads) {
-        // dx = rstd · ((1) g − (2) mean(g) − (3) x̂ · mean(g · x̂)), g = dy · gamma, x̂ = (x − mean) · rstd:
+        // dx = rstd · ((1) g − (2) mean(g) − (3) x̂ · mean(g · x̂)), g = dy·gamma, x̂ = (x − mean)·rstd
         // (1) the direct path through x̂, (2) through the mean, (3) through rstd
         tape.backend().layerNormBackward(x, gamma, mean, rstd, dOut, grads.into(0));
     }

@@ -38,7 +38,8 @@ public final class MatMul implements Function {
         Tensor av = a.value();
         Tensor bv = b.value();
         if (av.rank() != 3 || bv.rank() != 3 || av.dim(0) != bv.dim(0)) {
-            throw new IllegalArgumentException("matmul: " + a + " and " + b + " must be [batch, rows, cols] with the same batch");
+            throw new IllegalArgumentException("matmul: " + a + " and " + b
+                    + " must be [batch, rows, cols] with the same batch");
         }
         int batch = av.dim(0);
         int m = transA ? av.dim(2) : av.dim(1);

@@ -29,8 +29,8 @@ public final class RmsNorm implements Function {
     public static Variable apply(Tape tape, Variable x, Tensor weight, double eps) {
         int dim = x.value().dim(-1);
         if (weight.rank() != 1 || weight.dim(0) != dim) {
-            throw new IllegalArgumentException("rms norm: weight " + weight + " must be a vector of the last dimension of "
-                    + x + " (" + dim + ")");
+            throw new IllegalArgumentException("rms norm: weight " + weight
+                    + " must be a vector of the last dimension of " + x + " (" + dim + ")");
         }
         Tensor y = tape.allocate(x.shape());
         Tensor rstd = x.requiresGrad() ? tape.allocate(x.value().rows()) : null;

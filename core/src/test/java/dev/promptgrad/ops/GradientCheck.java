@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Test support: checks an op's (or a model's) analytic gradients against central finite differences
- * (a five-point stencil) in float64 on whatever backend it is given (the reference backend, with F64 tensors). The loss is
+ * (a five-point stencil) in float64 on the backend it is given (the reference one, F64 tensors). The loss is
  * {@code L = Σ out · R} with R random, so R is the seed of the backward pass. Each input is checked as the
  * only parameter and with all inputs as parameters at once, which exercises every {@code needs(i)} branch.
  */
@@ -151,7 +151,8 @@ final class GradientCheck {
     private double loss(Tape tape, Forward forward, Tensor[] inputs, int index, double[] x, double[] r) {
         backend.upload(x, inputs[index]);
         tape.reset();
-        double[] out = backend.downloadDouble(forward.apply(tape, variables(tape, inputs, new boolean[inputs.length])).value());
+        Variable output = forward.apply(tape, variables(tape, inputs, new boolean[inputs.length]));
+        double[] out = backend.downloadDouble(output.value());
         double sum = 0;
         for (int i = 0; i < out.length; i++) sum += out[i] * r[i];
         return sum;

@@ -105,7 +105,8 @@ class OpGradientTest {
     void rope(RopeLayout layout) {
         int[] positions = {0, 3, 4, 9};
         check.check("rope " + layout,
-                (tape, in) -> Rope.apply(tape, in[0], positions, 10000, layout), names("x"), check.random(1, 2, 3, 4, 6));
+                (tape, in) -> Rope.apply(tape, in[0], positions, 10000, layout),
+                names("x"), check.random(1, 2, 3, 4, 6));
     }
 
     @ParameterizedTest
@@ -164,7 +165,8 @@ class OpGradientTest {
         int batch = 2, length = 3, headSize = 4;
         Tensor mask = padding ? check.of(new double[] {1, 1, 1, 0, 1, 1}, batch, length) : null;
         Rope.Settings rope = layout == null ? null : new Rope.Settings(layout, 10000, new int[] {2, 3, 4});
-        String what = "attention H=" + heads + " KvH=" + kvHeads + " causal=" + causal + " padding=" + padding + " rope=" + layout;
+        String what = "attention H=" + heads + " KvH=" + kvHeads + " causal=" + causal + " padding=" + padding
+                + " rope=" + layout;
         check.check(what,
                 (tape, in) -> Attention.apply(tape, in[0], in[1], in[2], heads, kvHeads, causal, mask, rope),
                 names("q", "k", "v"),

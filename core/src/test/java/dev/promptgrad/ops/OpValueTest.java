@@ -70,7 +70,8 @@ class OpValueTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"4, 2, true, true, ROTATE_HALF", "4, 1, false, true, INTERLEAVED", "2, 2, true, false, ", "6, 3, true, true, ROTATE_HALF"})
+    @CsvSource({"4, 2, true, true, ROTATE_HALF", "4, 1, false, true, INTERLEAVED", "2, 2, true, false, ",
+            "6, 3, true, true, ROTATE_HALF"})
     void attentionMatchesTheDefinition(int heads, int kvHeads, boolean causal, boolean padding, RopeLayout layout) {
         int batch = 2, length = 3, keys = 4, d = 4, group = heads / kvHeads;
         double theta = 100;
@@ -88,10 +89,15 @@ class OpValueTest {
         if (rope != null) {
             for (int b = 0; b < batch; b++) {
                 for (int t = 0; t < length; t++) {
-                    for (int h = 0; h < heads; h++) rotate(qs, ((b * length + t) * heads + h) * d, d, positions[keys - length + t], theta, layout);
+                    int position = positions[keys - length + t];
+                    for (int h = 0; h < heads; h++) {
+                        rotate(qs, ((b * length + t) * heads + h) * d, d, position, theta, layout);
+                    }
                 }
                 for (int j = 0; j < keys; j++) {
-                    for (int h = 0; h < kvHeads; h++) rotate(ks, ((b * keys + j) * kvHeads + h) * d, d, positions[j], theta, layout);
+                    for (int h = 0; h < kvHeads; h++) {
+                        rotate(ks, ((b * keys + j) * kvHeads + h) * d, d, positions[j], theta, layout);
+                    }
                 }
             }
         }
@@ -108,10 +114,9 @@ class OpValueTest {
                             weights[j] = Double.NEGATIVE_INFINITY;
                             continue;
                         }
+                        int qAt = ((b * length + t) * heads + h) * d, kAt = ((b * keys + j) * kvHeads + kvHead) * d;
                         double dot = 0;
-                        for (int i = 0; i < d; i++) {
-                            dot += qs[((b * length + t) * heads + h) * d + i] * ks[((b * keys + j) * kvHeads + kvHead) * d + i];
-                        }
+                        for (int i = 0; i < d; i++) dot += qs[qAt + i] * ks[kAt + i];
                         weights[j] = dot / Math.sqrt(d);
                         max = Math.max(max, weights[j]);
                     }
@@ -122,7 +127,9 @@ class OpValueTest {
                     }
                     for (int i = 0; i < d; i++) {
                         double out = 0;
-                        for (int j = 0; j < keys; j++) out += weights[j] / sum * vs[((b * keys + j) * kvHeads + kvHead) * d + i];
+                        for (int j = 0; j < keys; j++) {
+                            out += weights[j] / sum * vs[((b * keys + j) * kvHeads + kvHead) * d + i];
+                        }
                         expected[((b * length + t) * heads + h) * d + i] = out;
                     }
                 }

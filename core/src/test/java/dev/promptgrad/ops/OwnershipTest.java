@@ -67,10 +67,13 @@ class OwnershipTest {
         Variable qkv = BiasAdd.apply(tape, Linear.apply(tape, h, weights.get("qkv.weight"), Linear.Layout.IN_OUT),
                 weights.get("qkv.bias"));
         Variable[] split = Split.apply(tape, qkv, 3);
-        Variable attended = Add.apply(tape, x, Attention.apply(tape, split[0], split[1], split[2], 2, 2, true, null, null));
+        Variable attention = Attention.apply(tape, split[0], split[1], split[2], 2, 2, true, null, null);
+        Variable attended = Add.apply(tape, x, attention);
         Variable logits = Linear.apply(tape, attended, weights.get("wte"), Linear.Layout.OUT_IN);
         int[] targets = new int[2 * (PROMPT + TOKENS)];
-        for (int i = 0; i < targets.length; i++) targets[i] = i % (PROMPT + TOKENS) < PROMPT ? CrossEntropy.IGNORE : i % VOCAB;
+        for (int i = 0; i < targets.length; i++) {
+            targets[i] = i % (PROMPT + TOKENS) < PROMPT ? CrossEntropy.IGNORE : i % VOCAB;
+        }
         Variable loss = CrossEntropy.apply(tape, logits, targets);
         float[] dPrompt = backend.download(tape.backward(loss).of(prompt));
         assertEquals(PROMPT * DIM, dPrompt.length);

@@ -47,7 +47,8 @@ class RecordingTest {
         Tensor table = random.random(1, 9, 4);
         Variable tokens = Embedding.apply(tape, table, new int[] {1, 2, 3, 4, 5, 6}, 2, 3);       // (2, 3, 4)
         Variable h = LayerNorm.apply(tape, tokens, random.around(1, 0.1, 4), random.random(0.1, 4), 1e-5);
-        Variable y = Activation.apply(tape, UnaryOp.GELU_TANH, Linear.apply(tape, h, random.random(1, 4, 4), Linear.Layout.IN_OUT));
+        Variable projected = Linear.apply(tape, h, random.random(1, 4, 4), Linear.Layout.IN_OUT);
+        Variable y = Activation.apply(tape, UnaryOp.GELU_TANH, projected);
         assertFalse(y.requiresGrad());
         assertEquals(0, tape.recordedOps(), tape.toString());
 

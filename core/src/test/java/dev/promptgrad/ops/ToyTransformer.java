@@ -116,40 +116,41 @@ final class ToyTransformer {
         x = Add.apply(tape, x, Embedding.apply(tape, positionTable, positions, size, length));
 
         // block 0, GPT-2 style
+        boolean train = trainableWeights;
         Variable h = LayerNorm.apply(tape, x, ln1Gamma, ln1Beta, 1e-5);
-        Variable qkv = BiasAdd.apply(tape, linear(tape, h, attnWeight, Linear.Layout.IN_OUT, trainableWeights),
-                weight(tape, attnBias, trainableWeights));                                         // (B, P + T, 3·DIM)
-        Variable[] split = Split.apply(tape, qkv, 3);
-        Variable attended = Attention.apply(tape, split[0], split[1], split[2], HEADS, HEADS, true, batch.keyMask(), null);
-        x = Add.apply(tape, x, BiasAdd.apply(tape, linear(tape, attended, projWeight, Linear.Layout.IN_OUT, trainableWeights),
-                weight(tape, projBias, trainableWeights)));
+        Variable[] qkv = Split.apply(tape, conv1d(tape, h, attnWeight, attnBias, train), 3);    // 3 × (B, P + T, DIM)
+        Variable attended = Attention.apply(tape, qkv[0], qkv[1], qkv[2], HEADS, HEADS, true, batch.keyMask(), null);
+        x = Add.apply(tape, x, conv1d(tape, attended, projWeight, projBias, train));
         h = LayerNorm.apply(tape, x, ln2Gamma, ln2Beta, 1e-5);
-        h = BiasAdd.apply(tape, linear(tape, h, fcWeight, Linear.Layout.IN_OUT, trainableWeights), weight(tape, fcBias, trainableWeights));
-        h = Activation.apply(tape, UnaryOp.GELU_TANH, h);
-        h = BiasAdd.apply(tape, linear(tape, h, fcProjWeight, Linear.Layout.IN_OUT, trainableWeights),
-                weight(tape, fcProjBias, trainableWeights));
-        x = Add.apply(tape, x, h);
+        h = Activation.apply(tape, UnaryOp.GELU_TANH, conv1d(tape, h, fcWeight, fcBias, train));
+        x = Add.apply(tape, x, conv1d(tape, h, fcProjWeight, fcProjBias, train));
 
         // block 1, Llama style
         h = RmsNorm.apply(tape, x, attnNorm, 1e-6);
-        Variable q = linear(tape, h, qWeight, Linear.Layout.OUT_IN, trainableWeights);
-        Variable k = linear(tape, h, kWeight, Linear.Layout.OUT_IN, trainableWeights);
-        Variable v = linear(tape, h, vWeight, Linear.Layout.OUT_IN, trainableWeights);
+        Variable q = linear(tape, h, qWeight, train);
+        Variable k = linear(tape, h, kWeight, train);
+        Variable v = linear(tape, h, vWeight, train);
         Rope.Settings rope = Rope.Settings.sequential(RopeLayout.ROTATE_HALF, 10000, length);
         attended = Attention.apply(tape, q, k, v, HEADS, KV_HEADS, true, batch.keyMask(), rope);
-        x = Add.apply(tape, x, linear(tape, attended, oWeight, Linear.Layout.OUT_IN, trainableWeights));
+        x = Add.apply(tape, x, linear(tape, attended, oWeight, train));
         h = RmsNorm.apply(tape, x, mlpNorm, 1e-6);
-        Variable gated = SwiGlu.apply(tape, linear(tape, h, gateWeight, Linear.Layout.OUT_IN, trainableWeights),
-                linear(tape, h, upWeight, Linear.Layout.OUT_IN, trainableWeights));
-        x = Add.apply(tape, x, linear(tape, gated, downWeight, Linear.Layout.OUT_IN, trainableWeights));
+        Variable gated = SwiGlu.apply(tape, linear(tape, h, gateWeight, train), linear(tape, h, upWeight, train));
+        x = Add.apply(tape, x, linear(tape, gated, downWeight, train));
 
         x = LayerNorm.apply(tape, x, finalGamma, finalBeta, 1e-5);
-        Variable logits = linear(tape, x, tokenTable, Linear.Layout.OUT_IN, trainableWeights);      // (B, P + T, VOCAB)
+        Variable logits = linear(tape, x, tokenTable, train);                                     // (B, P + T, VOCAB)
         return CrossEntropy.apply(tape, logits, batch.targets());
     }
 
-    private static Variable linear(Tape tape, Variable x, Tensor w, Linear.Layout layout, boolean trainable) {
-        return Linear.apply(tape, x, weight(tape, w, trainable), layout);
+    /** GPT-2's Conv1D: x·W + b with W [in, out]. */
+    private static Variable conv1d(Tape tape, Variable x, Tensor w, Tensor b, boolean trainable) {
+        Variable product = Linear.apply(tape, x, weight(tape, w, trainable), Linear.Layout.IN_OUT);
+        return BiasAdd.apply(tape, product, weight(tape, b, trainable));
+    }
+
+    /** nn.Linear without bias: x·Wᵀ with W [out, in]. */
+    private static Variable linear(Tape tape, Variable x, Tensor w, boolean trainable) {
+        return Linear.apply(tape, x, weight(tape, w, trainable), Linear.Layout.OUT_IN);
     }
 
     private static Variable weight(Tape tape, Tensor w, boolean trainable) {
