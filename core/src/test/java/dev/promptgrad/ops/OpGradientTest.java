@@ -1,6 +1,5 @@
 package dev.promptgrad.ops;
 
-import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.ReferenceBackend;
 import dev.promptgrad.backend.RopeLayout;

@@ -3,7 +3,6 @@ package dev.promptgrad.ops;
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.ReferenceBackend;
-import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Weights;
