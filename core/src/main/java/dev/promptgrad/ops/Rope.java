@@ -1,0 +1,76 @@
+package dev.promptgrad.ops;
+
+import dev.promptgrad.autograd.Function;
+import dev.promptgrad.autograd.InputGrads;
+import dev.promptgrad.autograd.Tape;
+import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.RopeLayout;
+import dev.promptgrad.tensor.Tensor;
+
+/**
+ * Rotary position embedding on x [batch, heads, T, headSize]: each feature pair chosen by the
+ * {@link RopeLayout} is rotated by {@code positions[t] · theta^(−2j/headSize)}. A rotation is orthogonal,
+ * so backward is the same kernel with the opposite angle; nothing is saved but the settings.
+ * Derivation: docs/autograd.md#rope.
+ */
+public final class Rope implements Function {
+
+    /**
+     * How a model rotates: the pair layout, the base θ (10000 for Llama 2) and the position of each key.
+     * In attention the queries are the last T of those keys, so a step without a cache uses 0 … T − 1.
+     */
+    public record Settings(RopeLayout layout, double theta, int[] positions) {
+        public Settings {
+            positions = positions.clone();
+        }
+
+        @Override
+        public int[] positions() {
+            return positions.clone();
+        }
+
+        /** Positions 0 … length − 1 (no prompt offset, no cache). */
+        public static Settings sequential(RopeLayout layout, double theta, int length) {
+            int[] positions = new int[length];
+            for (int t = 0; t < length; t++) positions[t] = t;
+            return new Settings(layout, theta, positions);
+        }
+    }
+
+    private final Tape tape;
+    private final int[] positions;  // (T)
+    private final double theta;
+    private final RopeLayout layout;
+
+    private Rope(Tape tape, int[] positions, double theta, RopeLayout layout) {
+        this.tape = tape;
+        this.positions = positions;
+        this.theta = theta;
+        this.layout = layout;
+    }
+
+    /** Rotates x [batch, heads, T, headSize] at time step t by the angles of {@code positions[t]}. */
+    public static Variable apply(Tape tape, Variable x, int[] positions, double theta, RopeLayout layout) {
+        Tensor value = x.value();
+        if (value.rank() != 4 || value.dim(3) % 2 != 0 || positions.length != value.dim(2)) {
+            throw new IllegalArgumentException("rope: " + x + " must be [batch, heads, T, headSize] with an even"
+                    + " headSize and T = " + positions.length + " (one position per time step)");
+        }
+        int[] saved = positions.clone();
+        Tensor y = tape.allocate(x.shape());
+        // PyTorch (HF Llama): y = x * cos + rotate_half(x) * sin
+        tape.backend().rope(value, saved, theta, layout, false, y);
+        return tape.record(new Rope(tape, saved, theta, layout), y, x);
+    }
+
+    @Override
+    public String name() {
+        return "rope";
+    }
+
+    @Override
+    public void backward(Tensor dOut, InputGrads grads) {
+        // (1) dx = R(−angle) · dy: the inverse rotation, since R(angle) is orthogonal
+        tape.backend().rope(dOut, positions, theta, layout, true, grads.into(0));
+    }
+}
