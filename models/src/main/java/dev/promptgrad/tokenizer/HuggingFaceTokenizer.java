@@ -1,5 +1,6 @@
 package dev.promptgrad.tokenizer;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -60,6 +61,11 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         eos.ifPresent(special::add);
         pad.ifPresent(special::add);
         this.specialTokens = Collections.unmodifiableSet(special);
+    }
+
+    /** Reads {@code tokenizer.json}, and {@code tokenizer_config.json} beside it if present, for BOS/EOS/PAD. */
+    public static HuggingFaceTokenizer load(Path tokenizerJson) {
+        return TokenizerJsonReader.read(tokenizerJson);
     }
 
     @Override

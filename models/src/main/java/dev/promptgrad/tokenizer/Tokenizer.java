@@ -1,5 +1,7 @@
 package dev.promptgrad.tokenizer;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.OptionalInt;
 import java.util.Set;
 
@@ -10,6 +12,25 @@ import java.util.Set;
  * chat template, a batch padder or a truncator.
  */
 public interface Tokenizer {
+
+    /**
+     * Loads the tokenizer at {@code path}: a Hugging Face model folder or its {@code tokenizer.json}, or a llama2.c
+     * {@code .bin} tokenizer (vocab size taken from the file).
+     */
+    static Tokenizer load(Path path) {
+        if (Files.isDirectory(path)) {
+            Path json = path.resolve("tokenizer.json");
+            if (!Files.isRegularFile(json)) {
+                throw new TokenizerFormatException(path + " is a folder without tokenizer.json; pass the tokenizer file itself");
+            }
+            return HuggingFaceTokenizer.load(json);
+        }
+        String fileName = path.getFileName().toString();
+        if (fileName.endsWith(".json")) return HuggingFaceTokenizer.load(path);
+        if (fileName.endsWith(".bin")) return Llama2cTokenizer.load(path);
+        throw new TokenizerFormatException(path + ": cannot tell the tokenizer format from the name; expected a folder"
+                + " with tokenizer.json, a .json (Hugging Face) or a .bin (llama2.c) file");
+    }
 
     /** The ids of {@code text}, with no special tokens added. */
     int[] encode(String text);

@@ -1,5 +1,11 @@
 package dev.promptgrad.tokenizer;
 
+import dev.promptgrad.json.Json;
+import dev.promptgrad.json.JsonException;
+import dev.promptgrad.json.JsonLimits;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -13,10 +19,28 @@ import java.util.regex.Pattern;
  * key and the type, rather than encoding differently from Hugging Face. Reads only; never writes.
  */
 final class TokenizerJsonReader {
+    private static final JsonLimits TOKENIZER_LIMITS = JsonLimits.upTo(1L << 30);
+    private static final JsonLimits CONFIG_LIMITS = JsonLimits.upTo(64L << 20);
     private final String file;
 
     private TokenizerJsonReader(String file) {
         this.file = file;
+    }
+
+    /** Reads {@code tokenizerJson}, and {@code tokenizer_config.json} beside it when that exists. */
+    static HuggingFaceTokenizer read(Path tokenizerJson) {
+        Object root = parse(tokenizerJson, TOKENIZER_LIMITS);
+        Path configFile = tokenizerJson.resolveSibling("tokenizer_config.json");
+        Object config = Files.isRegularFile(configFile) ? parse(configFile, CONFIG_LIMITS) : null;
+        return build(tokenizerJson.toString(), root, config, configFile.toString());
+    }
+
+    private static Object parse(Path file, JsonLimits limits) {
+        try {
+            return Json.parseFile(file, limits);
+        } catch (JsonException e) {
+            throw new TokenizerFormatException(e.getMessage(), e);
+        }
     }
 
     /**

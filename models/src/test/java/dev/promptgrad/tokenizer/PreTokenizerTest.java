@@ -52,6 +52,15 @@ class PreTokenizerTest {
     }
 
     @Test
+    void possessiveCl100kPattern() {
+        String cl100k = "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}{1,3}"
+                + "| ?[^\\s\\p{L}\\p{N}]++[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+";
+        assertEquals(List.of("I", "'LL", " SEE", " YOU", "'RE", " RIGHT", ",", " it", "'s", " ", "123", "456", "7",
+                " o", "'clock", "\n\n", "  ", " x"),
+                pieces(split(cl100k, PreTokenizer.Behavior.ISOLATED), "I'LL SEE YOU'RE RIGHT, it's 1234567 o'clock\n\n   x"));
+    }
+
+    @Test
     void splitBehaviorsFollowHuggingFaceDocs() {
         String text = "the-final--countdown";
         assertEquals(List.of("the", "final", "countdown"), pieces(split("-", PreTokenizer.Behavior.REMOVED), text));
