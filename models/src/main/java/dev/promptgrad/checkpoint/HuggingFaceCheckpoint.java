@@ -1,25 +1,33 @@
 package dev.promptgrad.checkpoint;
 
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.io.AtomicFile;
 import dev.promptgrad.json.Json;
 import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.json.JsonObject;
+import dev.promptgrad.json.JsonWriter;
 import dev.promptgrad.model.Gpt2;
 import dev.promptgrad.model.Gpt2Config;
 import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.model.Llama;
 import dev.promptgrad.model.LlamaConfig;
 import dev.promptgrad.model.WeightSpec;
+import dev.promptgrad.safetensors.SafetensorsWriter;
 import dev.promptgrad.safetensors.TensorInfo;
 import dev.promptgrad.safetensors.TensorSource;
+import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Weights;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.function.UnaryOperator;
@@ -30,7 +38,8 @@ import java.util.regex.Pattern;
  * {@code model.safetensors.index.json}, F32/F16/BF16 tensors widened to float32. It knows each
  * architecture's tensor names (GPT-2's with or without the {@code transformer.} prefix), skips the buffers
  * Hugging Face saves beside the weights, and refuses anything missing, misshapen or unexpected with a message
- * naming the tensor and the file. It reads no tokenizer and no PyTorch .bin files.
+ * naming the tensor and the file; {@link #save} writes such a folder. It reads no tokenizer and no PyTorch
+ * .bin files.
  */
 public final class HuggingFaceCheckpoint {
 
@@ -85,6 +94,45 @@ public final class HuggingFaceCheckpoint {
             default -> throw new CheckpointException(config.source() + ": model_type '" + type + "' is not supported;"
                     + " supported model types: " + String.join(", ", SUPPORTED_MODEL_TYPES));
         }
+    }
+
+    /**
+     * Writes {@code model} as a Hugging Face folder: config.json ({@code json.dumps(indent=2, sort_keys=True)})
+     * and one F32 model.safetensors under the names {@code save_pretrained} uses (GPT-2's with the
+     * {@code transformer.} prefix; a tied head is not stored). Each file is written to a temporary file and
+     * renamed. The weights are downloaded and held in memory while the file is written. A llama2.c model must
+     * be converted to rotate-half RoPE first ({@link Llama2cCheckpoint#toRotateHalf}).
+     */
+    public static void save(LanguageModel model, Path folder) {
+        Map<String, Object> config;
+        String prefix;
+        if (model instanceof Gpt2 gpt2) {
+            config = gpt2.config().toHuggingFace();
+            prefix = "transformer.";
+        } else if (model instanceof Llama llama) {
+            try {
+                config = llama.config().toHuggingFace();
+            } catch (IllegalStateException e) {
+                throw new CheckpointException(model.name() + " cannot be saved as a Hugging Face folder: " + e.getMessage(), e);
+            }
+            prefix = "";
+        } else {
+            throw new CheckpointException(model.name() + " is a " + model.getClass().getSimpleName()
+                    + "; only Gpt2 and Llama models can be saved as Hugging Face folders");
+        }
+        SafetensorsWriter tensors = new SafetensorsWriter().metadata("format", "pt");
+        for (Map.Entry<String, Tensor> e : model.weights().all().entrySet()) {
+            String name = e.getKey().equals("lm_head.weight") ? e.getKey() : prefix + e.getKey();
+            tensors.add(name, model.backend().download(e.getValue()), e.getValue().shape());
+        }
+        try {
+            Files.createDirectories(folder);
+            byte[] json = (JsonWriter.pretty().sortKeys(true).write(config) + "\n").getBytes(StandardCharsets.UTF_8);
+            AtomicFile.write(folder.resolve("config.json"), json);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + folder.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+        tensors.write(folder.resolve("model.safetensors"));
     }
 
     private static Weights loadWeights(Path folder, Backend backend, String name, JsonObject config, List<WeightSpec> specs,

@@ -3,6 +3,10 @@ package dev.promptgrad.model;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.json.JsonObject;
 
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * The sizes and settings of a GPT-2 (Hugging Face {@code GPT2LMHeadModel}), as its config.json gives them.
  * It checks that the numbers fit together and refuses the options this implementation does not compute;
@@ -50,6 +54,32 @@ public record Gpt2Config(int vocabSize, int contextLength, int dim, int layers, 
                 json.doubleOr("layer_norm_epsilon", 1e-5),
                 activation(json),
                 json.booleanOr("tie_word_embeddings", true));
+    }
+
+    /**
+     * The config.json a Hugging Face GPT2LMHeadModel with these settings would save: the keys
+     * {@link #fromHuggingFace} reads, plus {@code architectures} and {@code model_type}. Values are Java
+     * objects for dev.promptgrad.json.JsonWriter.
+     */
+    public Map<String, Object> toHuggingFace() {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("activation_function", switch (activation) {
+            case GELU_TANH -> "gelu_new";
+            case GELU_ERF -> "gelu";
+            case SILU -> "silu";
+        });
+        json.put("architectures", List.of("GPT2LMHeadModel"));
+        json.put("layer_norm_epsilon", layerNormEps);
+        json.put("model_type", "gpt2");
+        json.put("n_embd", (long) dim);
+        json.put("n_head", (long) heads);
+        json.put("n_inner", (long) hidden);
+        json.put("n_layer", (long) layers);
+        json.put("n_positions", (long) contextLength);
+        json.put("tie_word_embeddings", tiedHead);
+        json.put("torch_dtype", "float32");
+        json.put("vocab_size", (long) vocabSize);
+        return json;
     }
 
     /** Hugging Face's ACT2FN names for the functions UnaryOp computes. */

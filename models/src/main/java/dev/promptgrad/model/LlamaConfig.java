@@ -3,7 +3,9 @@ package dev.promptgrad.model;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.json.JsonObject;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The sizes and settings of a Llama-family model: Hugging Face's {@code LlamaForCausalLM}, and the
@@ -107,6 +109,53 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
                 qwen || attentionBias,
                 !qwen && attentionBias,
                 !qwen && json.booleanOr("mlp_bias", false));
+    }
+
+    /**
+     * The config.json Hugging Face would save for this model: the keys {@link #fromHuggingFace} reads, plus
+     * {@code architectures}. A sliding window is written as null, with the (capped) context length as
+     * max_position_embeddings. Only the rotate-half layout has a Hugging Face form; values are Java objects
+     * for dev.promptgrad.json.JsonWriter.
+     *
+     * @throws IllegalStateException for INTERLEAVED RoPE, or biases the model type cannot express
+     */
+    public Map<String, Object> toHuggingFace() {
+        if (ropeLayout != RopeLayout.ROTATE_HALF) {
+            throw new IllegalStateException(modelType + ": Hugging Face weights use rotate-half RoPE; convert the"
+                    + " interleaved (llama2.c) weights first");
+        }
+        boolean qwen = modelType.equals("qwen2");
+        if (qwen ? !qkvBias || outputBias || mlpBias : qkvBias != outputBias || (modelType.equals("mistral") && (qkvBias || mlpBias))) {
+            throw new IllegalStateException(modelType + " cannot express q/k/v bias " + qkvBias + ", o bias " + outputBias
+                    + ", MLP bias " + mlpBias + " in its config.json");
+        }
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("architectures", List.of(switch (modelType) {
+            case "mistral" -> "MistralForCausalLM";
+            case "qwen2" -> "Qwen2ForCausalLM";
+            default -> "LlamaForCausalLM";
+        }));
+        if (modelType.equals("llama")) {
+            json.put("attention_bias", qkvBias);
+            json.put("mlp_bias", mlpBias);
+        }
+        json.put("head_dim", (long) headSize);
+        json.put("hidden_act", "silu");
+        json.put("hidden_size", (long) dim);
+        json.put("intermediate_size", (long) hidden);
+        json.put("max_position_embeddings", (long) contextLength);
+        json.put("model_type", modelType);
+        json.put("num_attention_heads", (long) heads);
+        json.put("num_hidden_layers", (long) layers);
+        json.put("num_key_value_heads", (long) kvHeads);
+        json.put("rms_norm_eps", rmsNormEps);
+        json.put("rope_scaling", null);
+        json.put("rope_theta", ropeTheta);
+        if (!modelType.equals("llama")) json.put("sliding_window", null);
+        json.put("tie_word_embeddings", tiedHead);
+        json.put("torch_dtype", "float32");
+        json.put("vocab_size", (long) vocabSize);
+        return json;
     }
 
     /** Hugging Face's max_position_embeddings defaults per model type. */

@@ -13,6 +13,8 @@ import dev.promptgrad.safetensors.SafetensorsDType;
 import dev.promptgrad.safetensors.SafetensorsWriter;
 import dev.promptgrad.safetensors.TensorSource;
 import dev.promptgrad.tensor.Workspace;
+import dev.promptgrad.testing.Compare;
+import dev.promptgrad.testing.SharedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +25,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.BiPredicate;
 import java.util.function.UnaryOperator;
 
@@ -165,6 +169,89 @@ class HuggingFaceCheckpointTest {
                         dtype + " values widened exactly");
             }
         }
+    }
+
+    @Test
+    void mistralConfigRunsLlamaLayersWithinItsWindow(@TempDir Path dir) throws IOException {
+        Path folder = rewrite("llama-tiny", dir, (name, t) -> true,
+                config -> config.replace("\"model_type\": \"llama\"", "\"model_type\": \"mistral\", \"sliding_window\": 16"));
+        try (Backend backend = new ReferenceBackend(); LanguageModel model = HuggingFaceCheckpoint.load(folder, backend)) {
+            assertEquals("mistral", model.architecture());
+            assertEquals(16, model.contextLength(), "the window caps the context, where attention is exact");
+        }
+        assertArrayEquals(logits(fixture("llama-tiny")), logits(folder));
+    }
+
+    @Test
+    void qwen2ConfigNeedsAndAppliesQkvBiases(@TempDir Path dir) throws IOException {
+        Path folder = rewrite("llama-tiny", dir, (name, t) -> true,
+                config -> config.replace("\"model_type\": \"llama\"", "\"model_type\": \"qwen2\""));
+        CheckpointException missing = refused(folder);
+        assertTrue(missing.getMessage().contains("tensor 'model.layers.0.self_attn.q_proj.bias' is missing"),
+                missing.getMessage());
+
+        Map<String, Stored> tensors = read(folder.resolve("model.safetensors"));
+        for (int l = 0; l < 2; l++) {
+            for (String p : new String[] {"q", "k", "v"}) {
+                tensors.put("model.layers." + l + ".self_attn." + p + "_proj.bias", new Stored(new float[16], new int[] {16}));
+            }
+        }
+        write(tensors, folder.resolve("model.safetensors"), SafetensorsDType.F32);
+        float[] llama = logits(fixture("llama-tiny"));
+        assertArrayEquals(llama, logits(folder), "zero biases change nothing");
+
+        float[] bias = new float[16];
+        for (int i = 0; i < bias.length; i++) bias[i] = 0.25f * (i % 5 - 2);
+        tensors.put("model.layers.1.self_attn.q_proj.bias", new Stored(bias, new int[] {16}));
+        write(tensors, folder.resolve("model.safetensors"), SafetensorsDType.F32);
+        assertTrue(Compare.relativeL2(logits(folder), llama) > 1e-3, "a q bias moves the logits");
+    }
+
+    @Test
+    void savedFoldersLoadTheSameModel(@TempDir Path dir) throws IOException {
+        for (String name : new String[] {"gpt2-tiny", "llama-tiny-gqa"}) {
+            try (Backend backend = new ReferenceBackend();
+                 LanguageModel model = HuggingFaceCheckpoint.load(fixture(name), backend)) {
+                HuggingFaceCheckpoint.save(model, dir.resolve(name));
+            }
+            assertArrayEquals(logits(fixture(name)), logits(dir.resolve(name)), name);
+            Set<String> expected = new TreeSet<>(read(fixture(name).resolve("model.safetensors")).keySet());
+            expected.removeIf(n -> n.matches(".*\\.h\\.\\d+\\.attn\\.(bias|masked_bias)"));   // GPT-2's buffers
+            assertEquals(expected, new TreeSet<>(read(dir.resolve(name).resolve("model.safetensors")).keySet()), name);
+        }
+        String config = Files.readString(dir.resolve("gpt2-tiny").resolve("config.json"));
+        assertTrue(config.startsWith("{\n  \"activation_function\": \"gelu_new\",\n  \"architectures\": [\n    \"GPT2LMHeadModel\"\n  ],"),
+                config);
+        assertTrue(config.contains("\"layer_norm_epsilon\": 1e-05,") && config.endsWith("}\n"), config);
+    }
+
+    @Test
+    void llama2cModelSavedInRotateHalfLayoutLoadsBack(@TempDir Path dir) throws IOException {
+        TokenBatch batch = TokenBatch.of(1, 461, 401, 378, 455, 473, 456);
+        try (Backend backend = new ReferenceBackend();
+             Llama interleaved = Llama2cCheckpoint.load(SharedFiles.stories260K(), backend)) {
+            CheckpointException e = assertThrows(CheckpointException.class,
+                    () -> HuggingFaceCheckpoint.save(interleaved, dir.resolve("refused")));
+            assertTrue(e.getMessage().contains("stories260K.bin cannot be saved as a Hugging Face folder: llama: Hugging"
+                    + " Face weights use rotate-half RoPE"), e.getMessage());
+            assertTrue(Files.notExists(dir.resolve("refused")), "nothing is written for a refused model");
+            try (Llama converted = Llama2cCheckpoint.toRotateHalf(interleaved);
+                 Workspace workspace = new Workspace(backend, "logits")) {
+                HuggingFaceCheckpoint.save(converted, dir.resolve("stories260K"));
+                float[] expected = backend.download(interleaved.logits(new Tape(backend, workspace), batch, null).value());
+                try (LanguageModel loaded = HuggingFaceCheckpoint.load(dir.resolve("stories260K"), backend)) {
+                    assertEquals(512, loaded.contextLength());
+                    Llama llama = assertInstanceOf(Llama.class, loaded);
+                    assertEquals(1e-5, llama.config().rmsNormEps());
+                    workspace.reset();
+                    float[] actual = backend.download(loaded.logits(new Tape(backend, workspace), batch, null).value());
+                    Compare.assertClose(expected, actual, 1e-5, "stories260K through a Hugging Face folder");
+                }
+            }
+        }
+        String config = Files.readString(dir.resolve("stories260K").resolve("config.json"));
+        assertTrue(config.contains("\"rope_theta\": 10000.0,") && config.contains("\"num_key_value_heads\": 4,")
+                && config.contains("\"rope_scaling\": null,"), config);
     }
 
     private static CheckpointException refused(Path folder) {
