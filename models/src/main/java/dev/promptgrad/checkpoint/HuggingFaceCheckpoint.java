@@ -50,7 +50,8 @@ public final class HuggingFaceCheckpoint {
     /** GPT-2's causal-mask buffers, saved by older transformers versions: h.N.attn.bias and h.N.attn.masked_bias. */
     private static final Pattern GPT2_BUFFER = Pattern.compile("(transformer\\.)?h\\.\\d+\\.attn\\.(bias|masked_bias)");
     /** Llama 2 era checkpoints' RoPE buffer. */
-    private static final Pattern LLAMA_BUFFER = Pattern.compile("model\\.layers\\.\\d+\\.self_attn\\.rotary_emb\\.inv_freq");
+    private static final Pattern LLAMA_BUFFER =
+            Pattern.compile("model\\.layers\\.\\d+\\.self_attn\\.rotary_emb\\.inv_freq");
 
     private HuggingFaceCheckpoint() {
     }
@@ -59,8 +60,8 @@ public final class HuggingFaceCheckpoint {
     public static JsonObject readConfig(Path folder) {
         Path file = folder.resolve("config.json");
         if (!Files.isRegularFile(file)) {
-            throw new CheckpointException(folder + " has no config.json; a Hugging Face model folder needs config.json and"
-                    + " model.safetensors (or model.safetensors.index.json)");
+            throw new CheckpointException(folder + " has no config.json; a Hugging Face model folder needs"
+                    + " config.json and model.safetensors (or model.safetensors.index.json)");
         }
         return Json.parseObjectFile(file, JsonLimits.upTo(MAX_CONFIG_BYTES));
     }
@@ -113,7 +114,8 @@ public final class HuggingFaceCheckpoint {
             try {
                 config = llama.config().toHuggingFace();
             } catch (IllegalStateException e) {
-                throw new CheckpointException(model.name() + " cannot be saved as a Hugging Face folder: " + e.getMessage(), e);
+                throw new CheckpointException(model.name() + " cannot be saved as a Hugging Face folder: "
+                        + e.getMessage(), e);
             }
             prefix = "";
         } else {
@@ -135,8 +137,8 @@ public final class HuggingFaceCheckpoint {
         tensors.write(folder.resolve("model.safetensors"));
     }
 
-    private static Weights loadWeights(Path folder, Backend backend, String name, JsonObject config, List<WeightSpec> specs,
-                                       boolean tiedHead, boolean gpt2) {
+    private static Weights loadWeights(Path folder, Backend backend, String name, JsonObject config,
+                                       List<WeightSpec> specs, boolean tiedHead, boolean gpt2) {
         Path file = weightsFile(folder);
         try (TensorSource source = TensorSource.open(file)) {
             UnaryOperator<String> fileName = gpt2 ? gpt2Names(source) : n -> n;
@@ -169,7 +171,8 @@ public final class HuggingFaceCheckpoint {
 
     /** GPT2LMHeadModel saves "transformer.h.0…", GPT2Model "h.0…"; lm_head.weight never has the prefix. */
     private static UnaryOperator<String> gpt2Names(TensorSource source) {
-        String prefix = source.contains("wte.weight") && !source.contains("transformer.wte.weight") ? "" : "transformer.";
+        boolean bare = source.contains("wte.weight") && !source.contains("transformer.wte.weight");
+        String prefix = bare ? "" : "transformer.";
         return n -> n.equals("lm_head.weight") ? n : prefix + n;
     }
 

@@ -73,8 +73,9 @@ public final class Llama2cCheckpoint {
 
         @Override
         public String toString() {
-            return "dim " + dim + ", hidden_dim " + hidden + ", n_layers " + layers + ", n_heads " + heads + ", n_kv_heads "
-                    + kvHeads + ", vocab_size " + (sharedClassifier ? vocabSize : -vocabSize) + ", seq_len " + seqLen;
+            return "dim " + dim + ", hidden_dim " + hidden + ", n_layers " + layers + ", n_heads " + heads
+                    + ", n_kv_heads " + kvHeads + ", vocab_size " + (sharedClassifier ? vocabSize : -vocabSize)
+                    + ", seq_len " + seqLen;
         }
     }
 
@@ -166,7 +167,9 @@ public final class Llama2cCheckpoint {
         }
         ByteBuffer buffer = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         while (buffer.hasRemaining()) {
-            if (channel.read(buffer, buffer.position()) < 0) throw new CheckpointException(file + ": unexpected end of file in the header");
+            if (channel.read(buffer, buffer.position()) < 0) {
+                throw new CheckpointException(file + ": unexpected end of file in the header");
+            }
         }
         buffer.flip();
         int dim = buffer.getInt(), hidden = buffer.getInt(), layers = buffer.getInt(), heads = buffer.getInt();
@@ -210,7 +213,8 @@ public final class Llama2cCheckpoint {
         if (!h.sharedClassifier()) in.into(weights, "lm_head.weight", h.vocabSize(), dim);
     }
 
-    private static void perLayer(FloatReader in, Weights weights, Header h, String suffix, int... shape) throws IOException {
+    private static void perLayer(FloatReader in, Weights weights, Header h, String suffix, int... shape)
+            throws IOException {
         for (int l = 0; l < h.layers(); l++) in.into(weights, "model.layers." + l + "." + suffix, shape);
     }
 
@@ -239,7 +243,9 @@ public final class Llama2cCheckpoint {
                 chunk.limit((int) Math.min(chunk.capacity(), 4L * (values.length - filled)));
                 while (chunk.hasRemaining()) {
                     int read = channel.read(chunk, position);
-                    if (read < 0) throw new CheckpointException(file + ": unexpected end of file in tensor '" + name + "'");
+                    if (read < 0) {
+                        throw new CheckpointException(file + ": unexpected end of file in tensor '" + name + "'");
+                    }
                     position += read;
                 }
                 chunk.flip();

@@ -47,7 +47,9 @@ public final class CachedDecoder implements Decoder {
     public float[] feed(int... tokens) {
         tape.reset();
         boolean first = cache.length() == 0;
-        if (!first && tokens.length == 0) throw new IllegalArgumentException("feed at least one token after the first step");
+        if (!first && tokens.length == 0) {
+            throw new IllegalArgumentException("feed at least one token after the first step");
+        }
         Variable x = DecoderInputs.embeddings(tape, model, first ? prompt : null, tokens);     // (1, rows, dim)
         Variable logits = model.forward(tape, x, null, cache, null);                          // (1, rows, vocab)
         return DecoderInputs.lastRow(tape, logits);

@@ -36,8 +36,8 @@ final class DecoderInputs {
     /** Checks a soft prompt against the model: [P, dim] with P ≥ 1, or null. */
     static void checkPrompt(LanguageModel model, Tensor prompt) {
         if (prompt != null && (prompt.rank() != 2 || prompt.dim(0) < 1 || prompt.dim(1) != model.dim())) {
-            throw new IllegalArgumentException(model.name() + ": a soft prompt must be [P, " + model.dim() + "] with P ≥ 1, not "
-                    + prompt);
+            throw new IllegalArgumentException(model.name() + ": a soft prompt must be [P, " + model.dim()
+                    + "] with P ≥ 1, not " + prompt);
         }
     }
 }

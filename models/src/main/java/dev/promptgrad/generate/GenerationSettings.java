@@ -11,8 +11,12 @@ import java.util.Arrays;
 public record GenerationSettings(int maxNewTokens, SamplingSettings sampling, int[] stopTokens) {
 
     public GenerationSettings {
-        if (maxNewTokens < 1) throw new IllegalArgumentException("max new tokens " + maxNewTokens + " must be at least 1");
-        if (sampling == null) throw new IllegalArgumentException("sampling settings are required (SamplingSettings.greedy())");
+        if (maxNewTokens < 1) {
+            throw new IllegalArgumentException("max new tokens " + maxNewTokens + " must be at least 1");
+        }
+        if (sampling == null) {
+            throw new IllegalArgumentException("sampling settings are required (SamplingSettings.greedy())");
+        }
         stopTokens = stopTokens == null ? new int[0] : stopTokens.clone();
     }
 

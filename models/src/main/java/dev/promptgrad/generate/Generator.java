@@ -24,7 +24,8 @@ public final class Generator {
      *
      * @param onToken sees each generated token as soon as it is chosen (stop tokens excluded); may be null
      */
-    public static Generation generate(Decoder decoder, int[] promptIds, GenerationSettings settings, IntConsumer onToken) {
+    public static Generation generate(Decoder decoder, int[] promptIds, GenerationSettings settings,
+                                      IntConsumer onToken) {
         if (decoder.length() != 0) {
             throw new IllegalArgumentException("generate needs a fresh decoder; this one has " + decoder.length()
                     + " positions already");

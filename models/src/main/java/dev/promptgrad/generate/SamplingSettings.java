@@ -15,12 +15,16 @@ public record SamplingSettings(double temperature, int topK, double topP, double
 
     public SamplingSettings {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
-            throw new IllegalArgumentException("temperature " + temperature + " must be 0 (greedy) or a positive number");
+            throw new IllegalArgumentException("temperature " + temperature
+                    + " must be 0 (greedy) or a positive number");
         }
         if (topK < 0) throw new IllegalArgumentException("top-k " + topK + " must be 0 (off) or positive");
-        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top-p " + topP + " must be in (0, 1]; 1 is off");
+        if (!(topP > 0 && topP <= 1)) {
+            throw new IllegalArgumentException("top-p " + topP + " must be in (0, 1]; 1 is off");
+        }
         if (!(repetitionPenalty > 0) || Double.isInfinite(repetitionPenalty)) {
-            throw new IllegalArgumentException("repetition penalty " + repetitionPenalty + " must be positive; 1 is off");
+            throw new IllegalArgumentException("repetition penalty " + repetitionPenalty
+                    + " must be positive; 1 is off");
         }
     }
 

@@ -32,8 +32,8 @@ abstract class CausalTransformer implements LanguageModel {
     private void checkWeights(List<WeightSpec> specs) {
         for (WeightSpec spec : specs) {
             if (!weights.contains(spec.name())) {
-                throw new IllegalArgumentException(name + ": weight '" + spec.name() + "' " + Arrays.toString(spec.shape())
-                        + " is missing from " + weights.label());
+                throw new IllegalArgumentException(name + ": weight '" + spec.name() + "' "
+                        + Arrays.toString(spec.shape()) + " is missing from " + weights.label());
             }
             Tensor t = weights.get(spec.name());
             if (!Arrays.equals(t.shape(), spec.shape())) {
@@ -64,8 +64,8 @@ abstract class CausalTransformer implements LanguageModel {
     @Override
     public final KvCache newKvCache(int batch, int capacity) {
         if (capacity > contextLength()) {
-            throw new IllegalArgumentException(name + ": a cache of " + capacity + " positions exceeds the context length "
-                    + contextLength());
+            throw new IllegalArgumentException(name + ": a cache of " + capacity
+                    + " positions exceeds the context length " + contextLength());
         }
         return new KvCache(backend(), layers(), batch, capacity, kvWidth(), name);
     }
@@ -77,25 +77,26 @@ abstract class CausalTransformer implements LanguageModel {
     final int checkInputs(Variable embeddings, Tensor keyMask, KvCache cache) {
         Tensor x = embeddings.value();
         if (x.rank() != 3 || x.dim(2) != dim()) {
-            throw new IllegalArgumentException(name + ": input embeddings " + embeddings + " must be [batch, T, " + dim() + "]");
+            throw new IllegalArgumentException(name + ": input embeddings " + embeddings + " must be [batch, T, "
+                    + dim() + "]");
         }
         int batch = x.dim(0);
         int start = 0;
         if (cache != null) {
             if (cache.layers() != layers() || cache.batch() != batch) {
-                throw new IllegalArgumentException(name + ": " + cache + " does not fit " + layers() + " layers and batch "
-                        + batch);
+                throw new IllegalArgumentException(name + ": " + cache + " does not fit " + layers()
+                        + " layers and batch " + batch);
             }
             start = cache.length();
         }
         int keys = start + x.dim(1);
         if (keys > contextLength()) {
-            throw new IllegalArgumentException(name + ": " + keys + " positions (prompt rows, cached and new tokens) exceed"
-                    + " the context length of " + contextLength() + "; shorten the input or the prompt");
+            throw new IllegalArgumentException(name + ": " + keys + " positions (prompt rows, cached and new"
+                    + " tokens) exceed the context length of " + contextLength() + "; shorten the input or the prompt");
         }
         if (keyMask != null && (keyMask.rank() != 2 || keyMask.dim(0) != batch || keyMask.dim(1) != keys)) {
-            throw new IllegalArgumentException(name + ": key mask " + keyMask + " must be [batch, keys] = [" + batch + ", "
-                    + keys + "]");
+            throw new IllegalArgumentException(name + ": key mask " + keyMask + " must be [batch, keys] = ["
+                    + batch + ", " + keys + "]");
         }
         return start;
     }
@@ -107,7 +108,7 @@ abstract class CausalTransformer implements LanguageModel {
 
     @Override
     public String toString() {
-        return architecture() + " '" + name + "': " + layers() + " layers, dim " + dim() + ", " + heads() + " heads, vocab "
-                + vocabSize() + ", context " + contextLength();
+        return architecture() + " '" + name + "': " + layers() + " layers, dim " + dim() + ", " + heads()
+                + " heads, vocab " + vocabSize() + ", context " + contextLength();
     }
 }

@@ -163,12 +163,14 @@ public final class Gpt2 extends CausalTransformer {
                 k = cache.appendKeys(tape, l, k);                                                  // (batch, keys, dim)
                 v = cache.appendValues(tape, l, v);
             }
-            Variable attended = Attention.apply(tape, qkv[0], k, v, config.heads(), config.heads(), true, keyMask, null);
+            int heads = config.heads();
+            Variable attended = Attention.apply(tape, qkv[0], k, v, heads, heads, true, keyMask, null);
             x = Add.apply(tape, x, conv1d(tape, attended, b.projWeight, b.projBias));
             // PyTorch (HF GPT2Block): hidden_states = residual + self.mlp(self.ln_2(hidden_states))
             h = LayerNorm.apply(tape, x, b.ln2Gamma, b.ln2Beta, eps);
             // PyTorch (HF GPT2MLP): self.c_proj(self.act(self.c_fc(hidden_states)))
-            h = Activation.apply(tape, config.activation(), conv1d(tape, h, b.fcWeight, b.fcBias));   // (batch, T, hidden)
+            h = conv1d(tape, h, b.fcWeight, b.fcBias);                                           // (batch, T, hidden)
+            h = Activation.apply(tape, config.activation(), h);
             x = Add.apply(tape, x, conv1d(tape, h, b.fcProjWeight, b.fcProjBias));
             if (hook != null) hook.block(l + 1, x.value());
         }

@@ -22,13 +22,16 @@ public record Gpt2Config(int vocabSize, int contextLength, int dim, int layers, 
 
     public Gpt2Config {
         if (vocabSize < 1 || contextLength < 1 || dim < 1 || layers < 1 || heads < 1 || hidden < 1) {
-            throw new IllegalArgumentException("gpt2: every size must be positive: vocab " + vocabSize + ", positions "
-                    + contextLength + ", dim " + dim + ", layers " + layers + ", heads " + heads + ", hidden " + hidden);
+            throw new IllegalArgumentException("gpt2: every size must be positive: vocab " + vocabSize
+                    + ", positions " + contextLength + ", dim " + dim + ", layers " + layers + ", heads " + heads
+                    + ", hidden " + hidden);
         }
         if (dim % heads != 0) {
             throw new IllegalArgumentException("gpt2: n_embd " + dim + " is not divisible by n_head " + heads);
         }
-        if (!(layerNormEps > 0)) throw new IllegalArgumentException("gpt2: layer_norm_epsilon must be positive, not " + layerNormEps);
+        if (!(layerNormEps > 0)) {
+            throw new IllegalArgumentException("gpt2: layer_norm_epsilon must be positive, not " + layerNormEps);
+        }
         if (activation == null) throw new IllegalArgumentException("gpt2: an activation is required");
     }
 
@@ -41,7 +44,8 @@ public record Gpt2Config(int vocabSize, int contextLength, int dim, int layers, 
         refuseIfTrue(json, "add_cross_attention");
         refuseIfTrue(json, "scale_attn_by_inverse_layer_idx");
         if (!json.booleanOr("scale_attn_weights", true)) {
-            throw json.error("scale_attn_weights", "is false; only GPT-2's scaled attention (1/√head size) is supported");
+            throw json.error("scale_attn_weights",
+                    "is false; only GPT-2's scaled attention (1/√head size) is supported");
         }
         int dim = json.requireInt("n_embd");
         return new Gpt2Config(
@@ -95,6 +99,8 @@ public record Gpt2Config(int vocabSize, int contextLength, int dim, int layers, 
     }
 
     private static void refuseIfTrue(JsonObject json, String key) {
-        if (json.booleanOr(key, false)) throw json.error(key, "is true, which this GPT-2 implementation does not support");
+        if (json.booleanOr(key, false)) {
+            throw json.error(key, "is true, which this GPT-2 implementation does not support");
+        }
     }
 }

@@ -120,7 +120,8 @@ public interface LanguageModel extends AutoCloseable {
      */
     default Variable loss(Tape tape, TokenBatch batch, Variable prompt) {
         if (!batch.hasLabels()) {
-            throw new IllegalArgumentException(name() + ": a loss needs labels; give the batch labels (-100 = not scored)");
+            throw new IllegalArgumentException(name()
+                    + ": a loss needs labels; give the batch labels (-100 = not scored)");
         }
         int promptLength = prompt == null ? 0 : prompt.value().dim(0);
         Variable logits = logits(tape, batch, prompt, null);

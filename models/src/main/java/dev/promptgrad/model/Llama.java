@@ -154,18 +154,20 @@ public final class Llama extends CausalTransformer {
         if (hook != null) hook.block(0, x.value());
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
-            // PyTorch (HF LlamaDecoderLayer): hidden_states = residual + self.self_attn(self.input_layernorm(hidden_states))
+            // PyTorch (HF LlamaDecoderLayer):
+            //   hidden_states = residual + self.self_attn(self.input_layernorm(hidden_states))
             Variable h = RmsNorm.apply(tape, x, w.attentionNorm, eps);
-            Variable q = linear(tape, h, w.wq, w.bq);                                         // (batch, T, heads·headSize)
-            Variable k = linear(tape, h, w.wk, w.bk);                                         // (batch, T, kvHeads·headSize)
+            Variable q = linear(tape, h, w.wq, w.bq);                           // (batch, T, heads·headSize)
+            Variable k = linear(tape, h, w.wk, w.bk);                           // (batch, T, kvHeads·headSize)
             Variable v = linear(tape, h, w.wv, w.bv);
             if (cache != null) {
-                k = cache.appendKeys(tape, l, k);                                              // (batch, keys, kvHeads·headSize)
+                k = cache.appendKeys(tape, l, k);                               // (batch, keys, kvHeads·headSize)
                 v = cache.appendValues(tape, l, v);
             }
             Variable attended = Attention.apply(tape, q, k, v, config.heads(), config.kvHeads(), true, keyMask, rope);
             x = Add.apply(tape, x, linear(tape, attended, w.wo, w.bo));
-            // PyTorch (HF LlamaDecoderLayer): hidden_states = residual + self.mlp(self.post_attention_layernorm(hidden_states))
+            // PyTorch (HF LlamaDecoderLayer):
+            //   hidden_states = residual + self.mlp(self.post_attention_layernorm(hidden_states))
             h = RmsNorm.apply(tape, x, w.mlpNorm, eps);
             // PyTorch (HF LlamaMLP): self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
             Variable gated = SwiGlu.apply(tape, linear(tape, h, w.gate, w.gateBias), linear(tape, h, w.up, w.upBias));

@@ -32,7 +32,8 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
 
     public LlamaConfig {
         if (!MODEL_TYPES.contains(modelType)) {
-            throw new IllegalArgumentException("model type '" + modelType + "' is not a Llama-family type " + MODEL_TYPES);
+            throw new IllegalArgumentException("model type '" + modelType + "' is not a Llama-family type "
+                    + MODEL_TYPES);
         }
         if (vocabSize < 1 || contextLength < 1 || dim < 1 || hidden < 1 || layers < 1 || heads < 1 || kvHeads < 1
                 || headSize < 1) {
@@ -47,7 +48,9 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
         if (headSize % 2 != 0) {
             throw new IllegalArgumentException(modelType + ": head size " + headSize + " must be even for RoPE");
         }
-        if (!(rmsNormEps > 0)) throw new IllegalArgumentException(modelType + ": rms_norm_eps must be positive, not " + rmsNormEps);
+        if (!(rmsNormEps > 0)) {
+            throw new IllegalArgumentException(modelType + ": rms_norm_eps must be positive, not " + rmsNormEps);
+        }
         if (!(ropeTheta > 0) || Double.isInfinite(ropeTheta)) {
             throw new IllegalArgumentException(modelType + ": rope_theta must be a positive number, not " + ropeTheta);
         }
@@ -73,22 +76,26 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
      */
     public static LlamaConfig fromHuggingFace(JsonObject json) {
         String type = json.requireString("model_type");
-        if (!MODEL_TYPES.contains(type)) throw json.error("model_type", "is \"" + type + "\", not one of " + MODEL_TYPES);
+        if (!MODEL_TYPES.contains(type)) {
+            throw json.error("model_type", "is \"" + type + "\", not one of " + MODEL_TYPES);
+        }
         String act = json.stringOr("hidden_act", "silu");
         if (!act.equals("silu")) throw json.error("hidden_act", "is \"" + act + "\"; only silu (SwiGLU) is supported");
         if (json.has("rope_scaling")) {
             Object kind = json.requireObject("rope_scaling").get("rope_type");
             if (kind == null) kind = json.requireObject("rope_scaling").get("type");
-            throw json.error("rope_scaling", "is set (" + (kind == null ? "no type" : "type " + kind) + "); RoPE scaling is"
-                    + " not supported, only plain rope_theta");
+            throw json.error("rope_scaling", "is set (" + (kind == null ? "no type" : "type " + kind)
+                    + "); RoPE scaling is not supported, only plain rope_theta");
         }
         int dim = json.requireInt("hidden_size");
         int heads = json.requireInt("num_attention_heads");
         if (!json.has("head_dim") && dim % heads != 0) {
-            throw json.error("hidden_size", dim + " is not divisible by num_attention_heads " + heads + " and head_dim is not given");
+            throw json.error("hidden_size", dim + " is not divisible by num_attention_heads " + heads
+                    + " and head_dim is not given");
         }
         int context = json.intOr("max_position_embeddings", defaultContext(type));
-        boolean windowed = type.equals("mistral") || (type.equals("qwen2") && json.booleanOr("use_sliding_window", false));
+        boolean windowed = type.equals("mistral")
+                || (type.equals("qwen2") && json.booleanOr("use_sliding_window", false));
         if (windowed && json.has("sliding_window")) context = Math.min(context, json.requireInt("sliding_window"));
         boolean attentionBias = json.booleanOr("attention_bias", false);
         boolean qwen = type.equals("qwen2");
@@ -125,9 +132,11 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
                     + " interleaved (llama2.c) weights first");
         }
         boolean qwen = modelType.equals("qwen2");
-        if (qwen ? !qkvBias || outputBias || mlpBias : qkvBias != outputBias || (modelType.equals("mistral") && (qkvBias || mlpBias))) {
-            throw new IllegalStateException(modelType + " cannot express q/k/v bias " + qkvBias + ", o bias " + outputBias
-                    + ", MLP bias " + mlpBias + " in its config.json");
+        boolean expressible = qwen ? qkvBias && !outputBias && !mlpBias
+                : qkvBias == outputBias && (modelType.equals("llama") || (!qkvBias && !mlpBias));
+        if (!expressible) {
+            throw new IllegalStateException(modelType + " cannot express q/k/v bias " + qkvBias + ", o bias "
+                    + outputBias + ", MLP bias " + mlpBias + " in its config.json");
         }
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("architectures", List.of(switch (modelType) {

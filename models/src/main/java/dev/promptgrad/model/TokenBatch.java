@@ -29,7 +29,9 @@ public final class TokenBatch {
         long cells = (long) size * length;
         check("ids", ids, cells);
         for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0) throw new IllegalArgumentException("token id " + ids[i] + " at " + where(i, length) + " is negative");
+            if (ids[i] < 0) {
+                throw new IllegalArgumentException("token id " + ids[i] + " at " + where(i, length) + " is negative");
+            }
         }
         if (attentionMask != null) {
             check("attention mask", attentionMask, cells);
