@@ -1,6 +1,7 @@
 package dev.promptgrad.tokenizer;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * GPT-2's reversible byte↔character table ({@code bytes_to_unicode} in OpenAI's encoder.py): every byte
@@ -13,7 +14,7 @@ public final class ByteLevelAlphabet {
     private static final int[] BYTE_OF_CHAR = new int[512];    // (512) -1 where a char is not in the alphabet
 
     static {
-        java.util.Arrays.fill(BYTE_OF_CHAR, -1);
+        Arrays.fill(BYTE_OF_CHAR, -1);
         int next = 256;
         for (int b = 0; b < 256; b++) {
             boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);

@@ -1,5 +1,7 @@
 package dev.promptgrad.tokenizer;
 
+import java.util.Arrays;
+
 /**
  * The BPE merge loop shared by the tokenizers: repeatedly merge the adjacent pair with the best priority
  * (lowest number; ties go to the leftmost pair) until no adjacent pair can merge. A heap of candidate pairs
@@ -82,7 +84,7 @@ final class MergeQueue {
     }
 
     private static long[] grow(long[] heap, int size) {
-        return size < heap.length ? heap : java.util.Arrays.copyOf(heap, heap.length * 2);
+        return size < heap.length ? heap : Arrays.copyOf(heap, heap.length * 2);
     }
 
     private static int push(long[] heap, int size, long key) {

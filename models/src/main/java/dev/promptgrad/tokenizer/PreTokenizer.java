@@ -1,6 +1,7 @@
 package dev.promptgrad.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -116,7 +117,7 @@ sealed interface PreTokenizer {
                         else pieces.add(new int[]{s[0], s[1]});
                         previousMatch = match;
                     }
-                    java.util.Collections.reverse(pieces);
+                    Collections.reverse(pieces);
                 }
                 case CONTIGUOUS -> {
                     for (int[] s : segments) {

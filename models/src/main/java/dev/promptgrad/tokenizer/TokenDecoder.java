@@ -1,7 +1,11 @@
 package dev.promptgrad.tokenizer;
 
 import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -36,7 +40,7 @@ sealed interface TokenDecoder {
                 if (inAlphabet) {
                     for (int i = 0; i < piece.length(); i++) bytes.write(ByteLevelAlphabet.byteOf(piece.charAt(i)));
                 } else {
-                    bytes.writeBytes(piece.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    bytes.writeBytes(piece.getBytes(StandardCharsets.UTF_8));
                 }
             }
             return List.of(LossyUtf8.decode(bytes.toByteArray()));
@@ -93,10 +97,9 @@ sealed interface TokenDecoder {
             if (run.size() == 0) return;
             byte[] bytes = run.toByteArray();
             try {
-                out.add(java.nio.charset.StandardCharsets.UTF_8.newDecoder()
-                        .decode(java.nio.ByteBuffer.wrap(bytes)).toString());
-            } catch (java.nio.charset.CharacterCodingException e) {
-                out.addAll(java.util.Collections.nCopies(bytes.length, "\uFFFD"));
+                out.add(StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString());
+            } catch (CharacterCodingException e) {
+                out.addAll(Collections.nCopies(bytes.length, "\uFFFD"));
             }
             run.reset();
         }

@@ -7,6 +7,7 @@ import dev.promptgrad.json.JsonLimits;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -60,12 +61,13 @@ final class TokenizerJsonReader {
         TextNormalizer normalizer = root.get("normalizer") == null ? null : normalizer(root.get("normalizer"), "normalizer");
         PreTokenizer preTokenizer = root.get("pre_tokenizer") == null ? null : preTokenizer(root.get("pre_tokenizer"), "pre_tokenizer");
         TokenDecoder decoder = root.get("decoder") == null ? null : decoder(root.get("decoder"), "decoder");
-        OptionalInt[] bosEos = config != null
-                ? new OptionalInt[]{configToken(config, "bos_token", configFile, model, added),
-                                    configToken(config, "eos_token", configFile, model, added)}
-                : templateBosEos(root.get("post_processor"), model, added);
-        OptionalInt pad = config != null ? configToken(config, "pad_token", configFile, model, added) : OptionalInt.empty();
-        return new HuggingFaceTokenizer(file, normalizer, preTokenizer, model, decoder, added, bosEos[0], bosEos[1], pad);
+        // tokenizer_config.json names BOS/EOS/PAD; without it (or where it is silent) the post-processor template may
+        OptionalInt[] template = templateBosEos(root.get("post_processor"), model, added);
+        OptionalInt bos = configToken(config, "bos_token", configFile, model, added);
+        OptionalInt eos = configToken(config, "eos_token", configFile, model, added);
+        OptionalInt pad = configToken(config, "pad_token", configFile, model, added);
+        return new HuggingFaceTokenizer(file, normalizer, preTokenizer, model, decoder, added,
+                bos.isPresent() ? bos : template[0], eos.isPresent() ? eos : template[1], pad);
     }
 
     private BpeModel model(Map<String, Object> model) {
@@ -87,7 +89,7 @@ final class TokenizerJsonReader {
                     + "; BPE dropout makes encoding random, and promptgrad encodes deterministically");
         }
         Map<String, Object> vocabJson = object(model.get("vocab"), "model.vocab");
-        Map<String, Integer> vocab = new java.util.HashMap<>(vocabJson.size() * 2);
+        Map<String, Integer> vocab = new HashMap<>(vocabJson.size() * 2);
         for (Map.Entry<String, Object> e : vocabJson.entrySet()) {
             vocab.put(e.getKey(), intValue(e.getValue(), "model.vocab['" + e.getKey() + "']"));
         }
@@ -251,8 +253,9 @@ final class TokenizerJsonReader {
         return special.get("id") instanceof String name ? idOf(name, model, added) : OptionalInt.empty();
     }
 
-    /** A bos/eos/pad entry of tokenizer_config.json: a string, {"content": string}, or null. */
+    /** A bos/eos/pad entry of tokenizer_config.json (null when there is no config): a string, {"content": string}, or null. */
     private OptionalInt configToken(Object configValue, String key, String configFile, BpeModel model, List<AddedToken> added) {
+        if (configValue == null) return OptionalInt.empty();
         if (!(configValue instanceof Map<?, ?> config)) {
             throw new TokenizerFormatException(configFile + ": the top level is not a JSON object");
         }

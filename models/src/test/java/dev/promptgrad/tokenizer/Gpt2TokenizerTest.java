@@ -6,6 +6,7 @@ import com.knuddels.jtokkit.api.EncodingType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -65,7 +66,7 @@ class Gpt2TokenizerTest {
     @Test
     void decodeReplacesIncompleteUtf8() {
         int[] smile = gpt2.encode("😀");  // four byte pieces, or fewer if GPT-2 merged some
-        int[] cut = java.util.Arrays.copyOf(smile, smile.length - 1);
+        int[] cut = Arrays.copyOf(smile, smile.length - 1);
         assertEquals("\uFFFD", gpt2.decode(cut));
         int leadByteC3 = gpt2.idOf("Ã").getAsInt();  // the piece for byte C3 alone, which starts é (C3 A9)
         assertEquals("\uFFFD!", gpt2.decode(new int[]{leadByteC3, gpt2.idOf("!").getAsInt()}));

@@ -1,5 +1,6 @@
 package dev.promptgrad.tokenizer;
 
+import java.util.Locale;
 import java.util.Random;
 
 /**
@@ -65,7 +66,7 @@ final class MixedText {
                 case 8 -> text.append(CODE[random.nextInt(CODE.length)]);
                 default -> {
                     String word = WORDS[random.nextInt(WORDS.length)];
-                    text.append(random.nextBoolean() ? word.toUpperCase(java.util.Locale.ROOT) : word)
+                    text.append(random.nextBoolean() ? word.toUpperCase(Locale.ROOT) : word)
                             .append(CONTRACTIONS[random.nextInt(CONTRACTIONS.length)]);
                 }
             }
@@ -92,7 +93,7 @@ final class MixedText {
         switch (random.nextInt(4)) {
             case 0 -> text.append(random.nextInt(10));
             case 1 -> text.append(Math.abs(random.nextLong()));
-            case 2 -> text.append(String.format(java.util.Locale.ROOT, "%.4f", random.nextDouble() * 1000));
+            case 2 -> text.append(String.format(Locale.ROOT, "%.4f", random.nextDouble() * 1000));
             default -> text.append(random.nextInt(100)).append('%').append(" 2024-0").append(1 + random.nextInt(9));
         }
     }

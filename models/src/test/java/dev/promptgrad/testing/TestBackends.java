@@ -1,0 +1,33 @@
+package dev.promptgrad.testing;
+
+import dev.promptgrad.backend.Backend;
+import dev.promptgrad.backend.ReferenceBackend;
+
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * The backends the model tests run on, by name, for {@code @MethodSource}: the pure-Java reference (the
+ * oracle). Each test opens and closes its own instance. Test code only.
+ */
+public final class TestBackends {
+
+    private TestBackends() {
+    }
+
+    /** A named way to make a fresh backend. */
+    public record Named(String name, Supplier<Backend> factory) {
+        public Backend open() {
+            return factory.get();
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    public static Stream<Named> all() {
+        return Stream.of(new Named("reference", ReferenceBackend::new));
+    }
+}
