@@ -8,7 +8,7 @@ import java.util.Arrays;
  * One training sequence as the model sees it: token ids and, position by position, the id that position is
  * labelled with ({@link #IGNORE}, -100 as in PyTorch's cross-entropy, where no loss is taken). A label at
  * position t is the token the model should produce there, so a label equals the input id at the same position;
- * the next-token shift happens in the loss. It is not padded and carries no attention mask ({@link Batch} does).
+ * the next-token shift happens in the loss. It is not padded and carries no attention mask ({@link RightPadding} does).
  *
  * @param inputIds token ids, at least one
  * @param labels   the same length: the input id where the loss counts, {@link #IGNORE} elsewhere

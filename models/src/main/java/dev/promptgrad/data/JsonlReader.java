@@ -30,7 +30,7 @@ import java.util.TreeSet;
  * </ul>
  * Blank lines are skipped. Any other line is an error naming the file and line: not JSON, not an object, neither
  * form (or keys of two forms, or unknown keys), wrong types, an id outside the vocabulary, no tokens, or more
- * tokens than fit in the model. It reads the whole file; it does not pad ({@link Batch} does) or shuffle.
+ * tokens than fit in the model. It reads the whole file; it does not pad ({@link RightPadding} does) or shuffle.
  */
 public final class JsonlReader {
 

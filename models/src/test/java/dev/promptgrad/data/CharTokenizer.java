@@ -9,8 +9,8 @@ import java.util.Set;
  * A test tokenizer with one id per lower-case letter or space: UNK 0, BOS 1, EOS 2, space 3, 'a' 4 … 'z' 29;
  * anything else is UNK. Small enough to work out expected ids by hand.
  */
-class CharTokenizer implements Tokenizer {
-    static final int BOS = 1, EOS = 2;
+public class CharTokenizer implements Tokenizer {
+    public static final int BOS = 1, EOS = 2;
 
     @Override
     public int[] encode(String text) {
