@@ -2,13 +2,15 @@ package dev.promptgrad.testing;
 
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.backend.ReferenceBackend;
+import dev.promptgrad.backend.cpu.CpuBackend;
 
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
  * The backends the model tests run on, by name, for {@code @MethodSource}: the pure-Java reference (the
- * oracle). Each test opens and closes its own instance. Test code only.
+ * oracle) and the CPU backend (OpenBLAS) with two threads. Each test opens and closes its own instance.
+ * Test code only.
  */
 public final class TestBackends {
 
@@ -28,6 +30,7 @@ public final class TestBackends {
     }
 
     public static Stream<Named> all() {
-        return Stream.of(new Named("reference", ReferenceBackend::new));
+        return Stream.of(new Named("reference", ReferenceBackend::new),
+                new Named("cpu", () -> new CpuBackend(new CpuBackend.Options(2, 1))));
     }
 }
