@@ -129,6 +129,24 @@ class GradCommandTest {
         }
     }
 
+    @Test
+    void vocabInitCopiesTheEmbeddingsOfSampledIds() throws IOException {
+        Path out = folder.resolve("grad.safetensors");
+        CliRun run = CliRun.of("grad", "--model", MODEL.toString(), "--init", "vocab:9:3",
+                "--data", goldenData().toString(), "--out", out.toString());
+        assertEquals(Main.OK, run.exitCode(), run.describe());
+        float[] wte;
+        try (SafetensorsFile weights = SafetensorsFile.open(MODEL.resolve("model.safetensors"))) {
+            wte = weights.readFloats("transformer.wte.weight");                                // (61, 16)
+        }
+        Random random = new Random(9);
+        float[] expected = new float[3 * 16];
+        for (int row = 0; row < 3; row++) System.arraycopy(wte, random.nextInt(61) * 16, expected, row * 16, 16);
+        try (SafetensorsFile written = SafetensorsFile.open(out)) {
+            assertArrayEquals(expected, written.readFloats("prompt_embeddings"));
+        }
+    }
+
     /** Runs grad with {@code data} and the fixture's adapter, expecting failure and no file in {@link #folder} but the data. */
     private String failure(String... extra) throws IOException {
         Path out = folder.resolve("grad.safetensors");
@@ -187,6 +205,11 @@ class GradCommandTest {
         Path adapter = folder.resolve("no-adapter");
         assertEquals(adapter + " does not exist; a PEFT adapter is a folder holding adapter_config.json and"
                 + " adapter_model.safetensors", failure("--prompt", adapter.toString(), "--data", data("{\"input_ids\": [1]}").toString()));
+        Path nowhere = folder.resolve("missing").resolve("g.safetensors");
+        CliRun noFolder = CliRun.of("grad", "--model", MODEL.toString(), "--prompt", ADAPTER.toString(), "--data",
+                data("{\"input_ids\": [1]}").toString(), "--out", nowhere.toString());
+        assertEquals(Main.FAILED, noFolder.exitCode());
+        assertEquals("error: --out " + nowhere + ": the folder " + nowhere.getParent() + " does not exist\n", noFolder.err());
         Path model = folder.resolve("no-model");
         CliRun run = CliRun.of("grad", "--model", model.toString(), "--prompt", ADAPTER.toString(), "--data",
                 data("{\"input_ids\": [1]}").toString(), "--out", folder.resolve("g.safetensors").toString());
