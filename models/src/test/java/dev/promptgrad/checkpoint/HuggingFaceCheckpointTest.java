@@ -14,12 +14,12 @@ import dev.promptgrad.safetensors.SafetensorsWriter;
 import dev.promptgrad.safetensors.TensorSource;
 import dev.promptgrad.tensor.Workspace;
 import dev.promptgrad.testing.Compare;
+import dev.promptgrad.testing.Fixtures;
 import dev.promptgrad.testing.SharedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +30,7 @@ import java.util.TreeSet;
 import java.util.function.BiPredicate;
 import java.util.function.UnaryOperator;
 
+import static dev.promptgrad.testing.Messages.assertMentions;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -86,8 +87,8 @@ class HuggingFaceCheckpointTest {
         tensors.put("transformer.h.0.mlp.c_fc.weight", new Stored(new float[64 * 16], new int[] {64, 16}));
         write(tensors, folder.resolve("model.safetensors"), SafetensorsDType.F32);
         CheckpointException e = refused(folder);
-        assertEquals(folder.resolve("model.safetensors") + ": tensor 'transformer.h.0.mlp.c_fc.weight' has shape [64, 16]"
-                + " but " + folder.resolve("config.json") + " needs [16, 64]", e.getMessage());
+        assertEquals(folder.resolve("model.safetensors") + ": tensor 'transformer.h.0.mlp.c_fc.weight' has shape"
+                + " [64, 16] but " + folder.resolve("config.json") + " needs [16, 64]", e.getMessage());
     }
 
     @Test
@@ -97,8 +98,9 @@ class HuggingFaceCheckpointTest {
         tensors.put("model.layers.0.self_attn.q_proj.bias", new Stored(new float[16], new int[] {16}));
         write(tensors, folder.resolve("model.safetensors"), SafetensorsDType.F32);
         CheckpointException e = refused(folder);
-        assertTrue(e.getMessage().contains("1 tensor(s) that the configuration in " + folder.resolve("config.json")
-                + " does not use, e.g. [model.layers.0.self_attn.q_proj.bias]"), e.getMessage());
+        assertMentions(e,
+                "1 tensor(s) that the configuration in " + folder.resolve("config.json")
+                + " does not use, e.g. [model.layers.0.self_attn.q_proj.bias]");
     }
 
     @Test
@@ -116,14 +118,15 @@ class HuggingFaceCheckpointTest {
         assertTrue(e.getMessage().startsWith(dir + " has neither model.safetensors nor model.safetensors.index.json"),
                 e.getMessage());
         CheckpointException noConfig = refused(dir.resolve("absent"));
-        assertTrue(noConfig.getMessage().contains("has no config.json"), noConfig.getMessage());
+        assertMentions(noConfig, "has no config.json");
     }
 
     @Test
     void gpt2NamesWithoutPrefixLoadTheSameModel(@TempDir Path dir) throws IOException {
         Path folder = rewrite("gpt2-tiny", dir, (name, t) -> true, null);
         Map<String, Stored> stripped = new LinkedHashMap<>();
-        read(folder.resolve("model.safetensors")).forEach((name, t) -> stripped.put(name.replaceFirst("^transformer\\.", ""), t));
+        read(folder.resolve("model.safetensors"))
+                .forEach((name, t) -> stripped.put(name.replaceFirst("^transformer\\.", ""), t));
         assertTrue(stripped.containsKey("h.0.attn.bias"), "the causal-mask buffer is kept, and must be ignored");
         write(stripped, folder.resolve("model.safetensors"), SafetensorsDType.F32);
         assertArrayEquals(logits(fixture("gpt2-tiny")), logits(folder));
@@ -160,13 +163,14 @@ class HuggingFaceCheckpointTest {
             float[] original = tensors.get("model.layers.0.self_attn.k_proj.weight").values();
             float[] rounded = new float[original.length];
             for (int i = 0; i < original.length; i++) {
-                rounded[i] = dtype == SafetensorsDType.BF16 ? HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(original[i]))
+                rounded[i] = dtype == SafetensorsDType.BF16
+                        ? HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(original[i]))
                         : HalfFloats.f16ToFloat(HalfFloats.floatToF16(original[i]));
             }
             try (Backend backend = new ReferenceBackend();
                  LanguageModel model = HuggingFaceCheckpoint.load(folder, backend)) {
-                assertArrayEquals(rounded, backend.download(model.weights().get("model.layers.0.self_attn.k_proj.weight")),
-                        dtype + " values widened exactly");
+                float[] loaded = backend.download(model.weights().get("model.layers.0.self_attn.k_proj.weight"));
+                assertArrayEquals(rounded, loaded, dtype + " values widened exactly");
             }
         }
     }
@@ -174,8 +178,10 @@ class HuggingFaceCheckpointTest {
     @Test
     void mistralConfigRunsLlamaLayersWithinItsWindow(@TempDir Path dir) throws IOException {
         Path folder = rewrite("llama-tiny", dir, (name, t) -> true,
-                config -> config.replace("\"model_type\": \"llama\"", "\"model_type\": \"mistral\", \"sliding_window\": 16"));
-        try (Backend backend = new ReferenceBackend(); LanguageModel model = HuggingFaceCheckpoint.load(folder, backend)) {
+                config -> config.replace("\"model_type\": \"llama\"",
+                        "\"model_type\": \"mistral\", \"sliding_window\": 16"));
+        try (Backend backend = new ReferenceBackend();
+             LanguageModel model = HuggingFaceCheckpoint.load(folder, backend)) {
             assertEquals("mistral", model.architecture());
             assertEquals(16, model.contextLength(), "the window caps the context, where attention is exact");
         }
@@ -187,13 +193,13 @@ class HuggingFaceCheckpointTest {
         Path folder = rewrite("llama-tiny", dir, (name, t) -> true,
                 config -> config.replace("\"model_type\": \"llama\"", "\"model_type\": \"qwen2\""));
         CheckpointException missing = refused(folder);
-        assertTrue(missing.getMessage().contains("tensor 'model.layers.0.self_attn.q_proj.bias' is missing"),
-                missing.getMessage());
+        assertMentions(missing, "tensor 'model.layers.0.self_attn.q_proj.bias' is missing");
 
         Map<String, Stored> tensors = read(folder.resolve("model.safetensors"));
         for (int l = 0; l < 2; l++) {
             for (String p : new String[] {"q", "k", "v"}) {
-                tensors.put("model.layers." + l + ".self_attn." + p + "_proj.bias", new Stored(new float[16], new int[] {16}));
+                String name = "model.layers." + l + ".self_attn." + p + "_proj.bias";
+                tensors.put(name, new Stored(new float[16], new int[] {16}));
             }
         }
         write(tensors, folder.resolve("model.safetensors"), SafetensorsDType.F32);
@@ -220,8 +226,8 @@ class HuggingFaceCheckpointTest {
             assertEquals(expected, new TreeSet<>(read(dir.resolve(name).resolve("model.safetensors")).keySet()), name);
         }
         String config = Files.readString(dir.resolve("gpt2-tiny").resolve("config.json"));
-        assertTrue(config.startsWith("{\n  \"activation_function\": \"gelu_new\",\n  \"architectures\": [\n    \"GPT2LMHeadModel\"\n  ],"),
-                config);
+        assertTrue(config.startsWith("{\n  \"activation_function\": \"gelu_new\",\n"
+                + "  \"architectures\": [\n    \"GPT2LMHeadModel\"\n  ],"), config);
         assertTrue(config.contains("\"layer_norm_epsilon\": 1e-05,") && config.endsWith("}\n"), config);
     }
 
@@ -232,13 +238,15 @@ class HuggingFaceCheckpointTest {
              Llama interleaved = Llama2cCheckpoint.load(SharedFiles.stories260K(), backend)) {
             CheckpointException e = assertThrows(CheckpointException.class,
                     () -> HuggingFaceCheckpoint.save(interleaved, dir.resolve("refused")));
-            assertTrue(e.getMessage().contains("stories260K.bin cannot be saved as a Hugging Face folder: llama: Hugging"
-                    + " Face weights use rotate-half RoPE"), e.getMessage());
+            assertMentions(e,
+                    "stories260K.bin cannot be saved as a Hugging Face folder: llama: Hugging"
+                    + " Face weights use rotate-half RoPE");
             assertTrue(Files.notExists(dir.resolve("refused")), "nothing is written for a refused model");
             try (Llama converted = Llama2cCheckpoint.toRotateHalf(interleaved);
                  Workspace workspace = new Workspace(backend, "logits")) {
                 HuggingFaceCheckpoint.save(converted, dir.resolve("stories260K"));
-                float[] expected = backend.download(interleaved.logits(new Tape(backend, workspace), batch, null).value());
+                Tape tape = new Tape(backend, workspace);
+                float[] expected = backend.download(interleaved.logits(tape, batch, null).value());
                 try (LanguageModel loaded = HuggingFaceCheckpoint.load(dir.resolve("stories260K"), backend)) {
                     assertEquals(512, loaded.contextLength());
                     Llama llama = assertInstanceOf(Llama.class, loaded);
@@ -256,7 +264,8 @@ class HuggingFaceCheckpointTest {
 
     private static CheckpointException refused(Path folder) {
         try (Backend backend = new ReferenceBackend()) {
-            CheckpointException e = assertThrows(CheckpointException.class, () -> HuggingFaceCheckpoint.load(folder, backend));
+            CheckpointException e = assertThrows(CheckpointException.class,
+                    () -> HuggingFaceCheckpoint.load(folder, backend));
             assertEquals(0, backend.liveBytes(), "a refused checkpoint leaves nothing allocated");
             return e;
         }
@@ -271,8 +280,8 @@ class HuggingFaceCheckpointTest {
     }
 
     /** A copy of a fixture's config.json (edited) and model.safetensors (the tensors {@code keep} accepts). */
-    private static Path rewrite(String name, Path dir, BiPredicate<String, Stored> keep, UnaryOperator<String> editConfig)
-            throws IOException {
+    private static Path rewrite(String name, Path dir, BiPredicate<String, Stored> keep,
+                                UnaryOperator<String> editConfig) throws IOException {
         Path source = fixture(name);
         Path folder = dir.resolve(name);
         Files.createDirectories(folder);
@@ -313,10 +322,6 @@ class HuggingFaceCheckpointTest {
     }
 
     private static Path fixture(String name) {
-        try {
-            return Path.of(HuggingFaceCheckpointTest.class.getResource("/fixtures/" + name + "/config.json").toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Fixtures.folder(name);
     }
 }

@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 
+import static dev.promptgrad.testing.Messages.assertMentions;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -56,7 +57,8 @@ class Llama2cCheckpointTest {
             assertTrue(model.config().tiedHead());
             assertEquals(512, model.contextLength());
             assertEquals("stories260K.bin", model.name());
-            assertArrayEquals(new int[] {32, 64}, model.weights().get("model.layers.4.self_attn.k_proj.weight").shape());
+            assertArrayEquals(new int[] {32, 64},
+                    model.weights().get("model.layers.4.self_attn.k_proj.weight").shape());
             assertArrayEquals(new int[] {64, 172}, model.weights().get("model.layers.0.mlp.down_proj.weight").shape());
             // 5 layers × 9 tensors, the embedding table and the final norm; no lm_head (shared classifier)
             assertEquals(47, model.weights().all().size());
@@ -73,9 +75,8 @@ class Llama2cCheckpointTest {
         Files.write(cut, Arrays.copyOf(all, all.length - 4096));
         CheckpointException e = assertThrows(CheckpointException.class, () -> Llama2cCheckpoint.readHeader(cut));
         assertTrue(e.getMessage().startsWith(cut.toString()), e.getMessage());
-        assertTrue(e.getMessage().contains("implies " + STORIES_BYTES + " bytes but the file has " + (STORIES_BYTES - 4096)),
-                e.getMessage());
-        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+        assertMentions(e, "implies " + STORIES_BYTES + " bytes but the file has " + (STORIES_BYTES - 4096));
+        assertMentions(e, "truncated");
         try (Backend backend = new ReferenceBackend()) {
             assertThrows(CheckpointException.class, () -> Llama2cCheckpoint.load(cut, backend));
             assertEquals(0, backend.liveBytes(), "nothing is allocated for a file that fails its size check");
@@ -88,7 +89,7 @@ class Llama2cCheckpointTest {
         byte[] all = Files.readAllBytes(SharedFiles.stories260K());
         Files.write(longer, Arrays.copyOf(all, all.length + 8));
         CheckpointException e = assertThrows(CheckpointException.class, () -> Llama2cCheckpoint.readHeader(longer));
-        assertTrue(e.getMessage().contains("but the file has " + (STORIES_BYTES + 8) + "; it has extra data"), e.getMessage());
+        assertMentions(e, "but the file has " + (STORIES_BYTES + 8) + "; it has extra data");
     }
 
     @Test
@@ -96,17 +97,17 @@ class Llama2cCheckpointTest {
         Path tiny = dir.resolve("tiny.bin");
         Files.write(tiny, new byte[12]);
         CheckpointException e = assertThrows(CheckpointException.class, () -> Llama2cCheckpoint.readHeader(tiny));
-        assertTrue(e.getMessage().contains("12 bytes is too short"), e.getMessage());
+        assertMentions(e, "12 bytes is too short");
 
         Path zeros = dir.resolve("zeros.bin");
         Files.write(zeros, header(0, 172, 5, 8, 4, 512, 512));
         e = assertThrows(CheckpointException.class, () -> Llama2cCheckpoint.readHeader(zeros));
-        assertTrue(e.getMessage().contains("dim 0, hidden_dim 172"), e.getMessage());
+        assertMentions(e, "dim 0, hidden_dim 172");
 
         Path odd = dir.resolve("odd.bin");
         Files.write(odd, header(64, 172, 5, 8, 3, 512, 512));
         e = assertThrows(CheckpointException.class, () -> Llama2cCheckpoint.readHeader(odd));
-        assertTrue(e.getMessage().contains("n_kv_heads 3") && e.getMessage().contains("multiple of n_kv_heads"), e.getMessage());
+        assertMentions(e, "n_kv_heads 3", "multiple of n_kv_heads");
     }
 
     @Test
@@ -121,7 +122,8 @@ class Llama2cCheckpointTest {
     void permutationMovesInterleavedPairsToHalves() {
         // two heads of size 4, one column: rows (h, j, part) → (h, part, j)
         float[] w = {0, 1, 2, 3, 10, 11, 12, 13};
-        assertArrayEquals(new float[] {0, 2, 1, 3, 10, 12, 11, 13}, Llama2cCheckpoint.interleavedToRotateHalf(w, 2, 4, 1));
+        assertArrayEquals(new float[] {0, 2, 1, 3, 10, 12, 11, 13},
+                Llama2cCheckpoint.interleavedToRotateHalf(w, 2, 4, 1));
         // one head of size 6, two columns
         float[] wide = {0, 0.5f, 1, 1.5f, 2, 2.5f, 3, 3.5f, 4, 4.5f, 5, 5.5f};
         assertArrayEquals(new float[] {0, 0.5f, 2, 2.5f, 4, 4.5f, 1, 1.5f, 3, 3.5f, 5, 5.5f},

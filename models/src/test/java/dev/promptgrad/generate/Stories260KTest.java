@@ -107,7 +107,8 @@ class Stories260KTest {
     void sampledGenerationDependsOnlyOnTheSeed(TestBackends.Named named) {
         try (Backend backend = named.open();
              Llama model = Llama2cCheckpoint.load(SharedFiles.stories260K(), backend)) {
-            SamplingSettings sampling = SamplingSettings.sample(1.0, 42).withTopK(40).withTopP(0.9).withRepetitionPenalty(1.3);
+            SamplingSettings sampling = SamplingSettings.sample(1.0, 42)
+                    .withTopK(40).withTopP(0.9).withRepetitionPenalty(1.3);
             GenerationSettings settings = new GenerationSettings(32, sampling, new int[] {BOS});
             int[] first = generate(model, settings);
             int[] again = generate(model, settings);

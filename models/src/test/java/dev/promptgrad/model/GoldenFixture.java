@@ -4,9 +4,8 @@ import dev.promptgrad.json.Json;
 import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.json.JsonObject;
 import dev.promptgrad.safetensors.TensorSource;
+import dev.promptgrad.testing.Fixtures;
 
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -22,23 +21,17 @@ record GoldenFixture(String name, Path folder, JsonObject json, Map<String, floa
     static final List<String> NAMES = List.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa");
 
     static GoldenFixture load(String name) {
-        URL url = GoldenFixture.class.getResource("/fixtures/" + name + "/golden.json");
-        if (url == null) throw new IllegalStateException("fixture " + name + " is missing; run tools/golden_fixtures.py");
-        try {
-            Path folder = Path.of(url.toURI()).getParent();
-            JsonObject json = Json.parseObjectFile(folder.resolve("golden.json"), JsonLimits.upTo(1 << 20));
-            Map<String, float[]> tensors = new HashMap<>();
-            Map<String, long[]> shapes = new HashMap<>();
-            try (TensorSource source = TensorSource.open(folder.resolve("golden.safetensors"))) {
-                for (String tensor : source.names()) {
-                    tensors.put(tensor, source.readFloats(tensor));
-                    shapes.put(tensor, source.info(tensor).shape());
-                }
+        Path folder = Fixtures.folder(name);
+        JsonObject json = Json.parseObjectFile(folder.resolve("golden.json"), JsonLimits.upTo(1 << 20));
+        Map<String, float[]> tensors = new HashMap<>();
+        Map<String, long[]> shapes = new HashMap<>();
+        try (TensorSource source = TensorSource.open(folder.resolve("golden.safetensors"))) {
+            for (String tensor : source.names()) {
+                tensors.put(tensor, source.readFloats(tensor));
+                shapes.put(tensor, source.info(tensor).shape());
             }
-            return new GoldenFixture(name, folder, json, tensors, shapes);
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException("fixture " + name + " is not a file: " + url, e);
         }
+        return new GoldenFixture(name, folder, json, tensors, shapes);
     }
 
     float[] tensor(String tensor) {

@@ -87,7 +87,8 @@ class GoldenFixtureTest {
             assertEquals(expected, actual, 1e-6 * Math.abs(expected), fixture + " loss");
             assertEquals(fixture.tensor("loss")[0], (float) expected, "golden.json and golden.safetensors agree");
             Tensor dPrompt = tape.backward(loss).of(prompt);
-            Compare.assertClose(fixture.tensor("prompt_grad"), backend.download(dPrompt), 1e-5, fixture + " dLoss/dPrompt");
+            Compare.assertClose(fixture.tensor("prompt_grad"), backend.download(dPrompt), 1e-5,
+                    fixture + " dLoss/dPrompt");
         }
     }
 
@@ -119,7 +120,8 @@ class GoldenFixtureTest {
                 Variable loss = model.loss(tape, batch, prompt);
                 float[] grad = backend.download(tape.backward(loss).of(prompt));
                 double lossValue = backend.downloadDouble(loss.value())[0];
-                assertEquals(expectedLosses[s], lossValue, 1e-4 * Math.abs(expectedLosses[s]), fixture + " loss before step " + s);
+                assertEquals(expectedLosses[s], lossValue, 1e-4 * Math.abs(expectedLosses[s]),
+                        fixture + " loss before step " + s);
                 adam.step(values, grad, lr);
                 float[] expected = fixture.slice("trajectory_prompts", s);
                 double worst = 0;

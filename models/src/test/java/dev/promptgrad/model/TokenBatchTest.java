@@ -2,6 +2,7 @@ package dev.promptgrad.model;
 
 import org.junit.jupiter.api.Test;
 
+import static dev.promptgrad.testing.Messages.assertMentions;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -29,22 +30,22 @@ class TokenBatchTest {
         assertEquals(1, batch.size());
         assertEquals(2, batch.length());
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> batch.modelLabels(1));
-        assertTrue(e.getMessage().contains("no labels"), e.getMessage());
+        assertMentions(e, "no labels");
     }
 
     @Test
     void badBatchesAreRefusedWithThePosition() {
         IllegalArgumentException ragged = assertThrows(IllegalArgumentException.class,
                 () -> TokenBatch.of(new int[][] {{1, 2}, {3}}, null, null));
-        assertTrue(ragged.getMessage().contains("ids row 1 has 1 entries; every row must have 2"), ragged.getMessage());
+        assertMentions(ragged, "ids row 1 has 1 entries; every row must have 2");
         IllegalArgumentException mask = assertThrows(IllegalArgumentException.class,
                 () -> TokenBatch.of(new int[][] {{1, 2}}, new int[][] {{1, 2}}, null));
-        assertTrue(mask.getMessage().contains("attention mask value 2 at sequence 0, position 1"), mask.getMessage());
+        assertMentions(mask, "attention mask value 2 at sequence 0, position 1");
         IllegalArgumentException label = assertThrows(IllegalArgumentException.class,
                 () -> TokenBatch.of(new int[][] {{1, 2}}, null, new int[][] {{-1, 2}}));
-        assertTrue(label.getMessage().contains("label -1 at sequence 0, position 0"), label.getMessage());
+        assertMentions(label, "label -1 at sequence 0, position 0");
         IllegalArgumentException id = assertThrows(IllegalArgumentException.class, () -> TokenBatch.of(1, -4));
-        assertTrue(id.getMessage().contains("token id -4 at sequence 0, position 1"), id.getMessage());
+        assertMentions(id, "token id -4 at sequence 0, position 1");
         assertThrows(IllegalArgumentException.class, () -> new TokenBatch(2, 2, new int[3], null, null));
     }
 
