@@ -127,14 +127,19 @@ public final class HuggingFaceCheckpoint {
             String name = e.getKey().equals("lm_head.weight") ? e.getKey() : prefix + e.getKey();
             tensors.add(name, model.backend().download(e.getValue()), e.getValue().shape());
         }
+        byte[] json = (JsonWriter.pretty().sortKeys(true).write(config) + "\n").getBytes(StandardCharsets.UTF_8);
         try {
             Files.createDirectories(folder);
-            byte[] json = (JsonWriter.pretty().sortKeys(true).write(config) + "\n").getBytes(StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the folder " + folder + ": " + e.getMessage(), e);
+        }
+        // the weights first: a folder whose config.json is missing is not mistaken for a complete model
+        tensors.write(folder.resolve("model.safetensors"));
+        try {
             AtomicFile.write(folder.resolve("config.json"), json);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + folder.resolve("config.json") + ": " + e.getMessage(), e);
         }
-        tensors.write(folder.resolve("model.safetensors"));
     }
 
     private static Weights loadWeights(Path folder, Backend backend, String name, JsonObject config,
