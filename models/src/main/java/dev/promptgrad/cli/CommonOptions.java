@@ -53,7 +53,7 @@ final class CommonOptions {
         return switch (device) {
             case CPU -> {
                 int count = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-                yield new CpuBackend(new CpuBackend.Options(count, count));
+                yield new CpuBackend(CpuBackend.Options.withThreads(count));
             }
             case REFERENCE -> new ReferenceBackend();
         };

@@ -25,6 +25,9 @@ final class BlasGemm {
     /** Multiply-adds a whole batch needs before spreading it pays for the hand-off (about 50 µs of work). */
     static final long MIN_SPREAD_WORK = 1L << 22;
 
+    /** Column blocks a split GEMM hands out, so every thread's columns start on a 64-byte boundary. */
+    static final int COLUMN_ALIGN = 16;
+
     /** OpenBLAS's thread count is one per process: GEMMs of all backends take turns under this lock. */
     private static final Object BLAS_LOCK = new Object();
 
@@ -63,31 +66,51 @@ final class BlasGemm {
             return;
         }
         long perMatrix = (long) m * n * k;
-        boolean spread = g.batch() > 1 && parallel.threads() > 1 && perMatrix <= SINGLE_THREADED_PRODUCT
-                && perMatrix * g.batch() >= MIN_SPREAD_WORK;
+        int threads = parallel.threads();
+        boolean javaThreads = threads > 1 && perMatrix * g.batch() >= MIN_SPREAD_WORK
+                && (blasThreads == 1 || perMatrix <= SINGLE_THREADED_PRODUCT);
         synchronized (BLAS_LOCK) {
             // openblas_set_num_threads took ~400 µs a call when measured: call it only when another backend
             // in this process left a different count
             if (openblas.blas_get_num_threads() != blasThreads) openblas.blas_set_num_threads(blasThreads);
-            if (spread) {
+            if (!javaThreads) {
+                for (int i = 0; i < g.batch(); i++) product(g, i, a, aOffset, b, bOffset, c, cOffset, 0, m, 0, n);
+            } else if (g.batch() >= threads || blasThreads > 1) {
                 parallel.forEveryRow(g.batch(), (from, to) -> {
-                    for (int i = from; i < to; i++) product(g, i, a, aOffset, b, bOffset, c, cOffset);
+                    for (int i = from; i < to; i++) product(g, i, a, aOffset, b, bOffset, c, cOffset, 0, m, 0, n);
                 });
+            } else if (m <= n) {
+                // split C's columns: each thread reads all of A (the smaller operand) and its own columns of B
+                int blocks = (n + COLUMN_ALIGN - 1) / COLUMN_ALIGN;
+                for (int i = 0; i < g.batch(); i++) {
+                    int matrix = i;
+                    parallel.forEveryRow(blocks, (from, to) -> product(g, matrix, a, aOffset, b, bOffset, c, cOffset,
+                            0, m, from * COLUMN_ALIGN, Math.min(n, to * COLUMN_ALIGN)));
+                }
             } else {
-                for (int i = 0; i < g.batch(); i++) product(g, i, a, aOffset, b, bOffset, c, cOffset);
+                // split C's rows: each thread reads its own rows of A and all of B (the smaller operand)
+                for (int i = 0; i < g.batch(); i++) {
+                    int matrix = i;
+                    parallel.forEveryRow(m, (from, to) -> product(g, matrix, a, aOffset, b, bOffset, c, cOffset,
+                            from, to, 0, n));
+                }
             }
         }
     }
 
+    /** Rows [m0, m1) and columns [n0, n1) of {@code C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]}. */
     private static void product(Gemm g, int i, CpuBuffer a, long aOffset, CpuBuffer b, long bOffset,
-                                CpuBuffer c, long cOffset) {
-        FloatPointer ai = a.pointerAt(aOffset + i * g.strideA());
-        FloatPointer bi = b.pointerAt(bOffset + i * g.strideB());
-        FloatPointer ci = c.pointerAt(cOffset + i * g.strideC());
+                                CpuBuffer c, long cOffset, int m0, int m1, int n0, int n1) {
+        if (m1 <= m0 || n1 <= n0) return;
+        // row m0 of op(A) starts m0 rows down A, or m0 columns across Aᵀ; column n0 of op(B) likewise
+        long aStart = aOffset + i * g.strideA() + (g.transA() ? m0 : (long) m0 * g.lda());
+        long bStart = bOffset + i * g.strideB() + (g.transB() ? (long) n0 * g.ldb() : n0);
+        long cStart = cOffset + i * g.strideC() + (long) m0 * g.ldc() + n0;
         openblas.cblas_sgemm(openblas.CblasRowMajor,
                 g.transA() ? openblas.CblasTrans : openblas.CblasNoTrans,
                 g.transB() ? openblas.CblasTrans : openblas.CblasNoTrans,
-                g.m(), g.n(), g.k(), g.alpha(), ai, g.lda(), bi, g.ldb(), g.beta(), ci, g.ldc());
+                m1 - m0, n1 - n0, g.k(), g.alpha(), a.pointerAt(aStart), g.lda(), b.pointerAt(bStart), g.ldb(),
+                g.beta(), c.pointerAt(cStart), g.ldc());
     }
 
     /** k = 0: the products are empty sums, so C = beta · C (zeros when beta is 0, whatever C held). */

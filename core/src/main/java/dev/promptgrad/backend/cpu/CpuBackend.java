@@ -13,6 +13,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -31,18 +32,19 @@ import java.util.concurrent.atomic.AtomicLong;
  *       (through the preset's {@code blas_set_num_threads}). They run only inside {@link #gemm}, while the
  *       Java pool is idle.</li>
  * </ul>
- * A strided-batched GEMM is one {@code cblas_sgemm} call per batch matrix. The calls run one after another
- * on the calling thread, each free to use all {@code blasThreads}, unless the products are small enough that
- * OpenBLAS runs each on one thread anyway (m·n·k ≤ 2^18, its own threshold) and the batch as a whole is big
- * enough to pay for a hand-off (batch·m·n·k ≥ 2^22): then the batch is spread over the Java pool, one
- * single-threaded product per call. Measured on a shared, loaded 2-core machine (OpenBLAS 0.3.31, float32,
- * k = 64, batch 12 and 48): one after another won at every size tried (16² to 256²), by 1.1× to 3×, because
- * handing work to a busy pool cost 20–50 µs; hence the work floor, and spreading only where OpenBLAS would leave
- * all but one core idle. Switching OpenBLAS's thread count per call was rejected: {@code openblas_set_num_threads}
- * took about 400 µs a call. That count is process-wide, so the GEMMs of all {@code CpuBackend}s in a process take
- * turns, and a backend sets its {@code blasThreads} only when another one changed it. OpenBLAS's threads spin
- * briefly after a call before they sleep; {@code OPENBLAS_THREAD_TIMEOUT} shortens that if the Java kernels
- * right after a large GEMM look slow. Drive one backend from one thread at a time, as the tape does.
+ * With one OpenBLAS thread (the default) the Java pool splits the GEMMs too: a strided batch of at least
+ * {@code threads} products is spread over the pool, one single-threaded {@code cblas_sgemm} per product; a single
+ * product is cut into column blocks (when m ≤ n, so each thread reads all of the smaller A) or row blocks (else),
+ * one call per block. Products under about 4M multiply-adds run whole on the caller. With more OpenBLAS threads,
+ * products run one after another, each free to use all {@code blasThreads}, and only batches of small products
+ * (m·n·k ≤ 2^18, where OpenBLAS would use one thread anyway) are spread over the pool. Why one OpenBLAS thread:
+ * on a shared 2-core machine, OpenBLAS's two threads took 3–4 ms per 148×148×64 attention product (its workers
+ * wait for each other through the scheduler on every call) against about 0.1 ms single-threaded, and splitting
+ * large products between Java threads kept OpenBLAS's single-thread speed per core (docs/performance.md).
+ * Switching OpenBLAS's thread count per call was rejected: {@code openblas_set_num_threads} took about 400 µs a
+ * call. That count is process-wide, so the GEMMs of all {@code CpuBackend}s in a process take turns, and a backend
+ * sets its {@code blasThreads} only when another one changed it. Drive one backend from one thread at a time, as
+ * the tape does.
  *
  * <h2>Memory</h2>
  * Every buffer is a JavaCPP {@link FloatPointer} ({@code new FloatPointer(n)}, native, uninitialised) with a
@@ -57,15 +59,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * closed once it becomes unreachable, but that is a leak to fix, and {@link #liveBytes()} keeps counting it.
  *
  * <h2>Options</h2>
- * {@code new CpuBackend()} uses {@link Runtime#availableProcessors()} for both thread counts;
+ * {@code new CpuBackend()} uses {@link Runtime#availableProcessors()} Java threads and one OpenBLAS thread;
  * {@code new CpuBackend(new Options(threads, blasThreads))} chooses them (1 and 1 make it single-threaded).
  * {@link #close()} stops the Java pool; close every owner of this backend's tensors first.
  */
 public final class CpuBackend implements Backend {
 
     /**
-     * Thread counts: {@code threads} Java threads for row-parallel kernels (the caller included) and
-     * {@code blasThreads} OpenBLAS threads for one large matrix product. Both must be at least 1.
+     * Thread counts: {@code threads} Java threads for row-parallel kernels and split GEMMs (the caller included)
+     * and {@code blasThreads} OpenBLAS threads inside one matrix product. Both must be at least 1.
      */
     public record Options(int threads, int blasThreads) {
         public Options {
@@ -75,10 +77,14 @@ public final class CpuBackend implements Backend {
             }
         }
 
-        /** One thread of each kind per available processor. */
+        /** One Java thread per available processor, one OpenBLAS thread: the Java pool splits every kernel. */
         public static Options defaults() {
-            int cores = Runtime.getRuntime().availableProcessors();
-            return new Options(cores, cores);
+            return withThreads(Runtime.getRuntime().availableProcessors());
+        }
+
+        /** {@code threads} Java threads that split every kernel, GEMMs included, over one OpenBLAS thread each. */
+        public static Options withThreads(int threads) {
+            return new Options(threads, 1);
         }
     }
 
@@ -197,7 +203,9 @@ public final class CpuBackend implements Backend {
         int base = at(dst);
         float v = (float) value;
         forElements(dst.size(), 1, (from, to) -> {
-            for (int i = from; i < to; i++) d.put(base + i, v);
+            float[] run = FloatKernels.array(0, BLOCK);
+            Arrays.fill(run, 0, Math.min(BLOCK, to - from), v);
+            for (int i = from; i < to; i += BLOCK) d.put(base + i, run, 0, Math.min(BLOCK, to - i));
         });
     }
 
@@ -216,11 +224,27 @@ public final class CpuBackend implements Backend {
         FloatBuffer af = floats(a), bf = floats(b), of = floats(out);
         int ao = at(a), bo = at(b), oo = at(out);
         int period = (int) b.size();   // b repeats every `period` elements of a
-        forElements(a.size(), 1, (from, to) -> {
-            int j = from % period;
-            for (int i = from; i < to; i++) {
-                of.put(oo + i, af.get(ao + i) + bf.get(bo + j));
-                if (++j == period) j = 0;
+        if (period == a.size()) {
+            forElements(a.size(), 1, (from, to) -> {
+                float[] x = FloatKernels.array(0, BLOCK), y = FloatKernels.array(1, BLOCK);
+                for (int i = from; i < to; i += BLOCK) {
+                    int n = Math.min(BLOCK, to - i);
+                    af.get(ao + i, x, 0, n);
+                    bf.get(bo + i, y, 0, n);
+                    for (int j = 0; j < n; j++) x[j] += y[j];
+                    of.put(oo + i, x, 0, n);
+                }
+            });
+            return;
+        }
+        int rows = period == 0 ? 0 : (int) (a.size() / period);   // a is (rows, period)
+        parallel.forRows(rows, period, (r0, r1) -> {
+            float[] bias = FloatKernels.array(1, period), x = FloatKernels.array(0, period);
+            bf.get(bo, bias, 0, period);
+            for (int r = r0; r < r1; r++) {
+                af.get(ao + r * period, x, 0, period);
+                for (int j = 0; j < period; j++) x[j] += bias[j];
+                of.put(oo + r * period, x, 0, period);
             }
         });
     }
@@ -231,7 +255,13 @@ public final class CpuBackend implements Backend {
         FloatBuffer xf = floats(x), of = floats(out);
         int xo = at(x), oo = at(out);
         forElements(x.size(), 1, (from, to) -> {
-            for (int i = from; i < to; i++) of.put(oo + i, (float) (alpha * xf.get(xo + i)));
+            float[] v = FloatKernels.array(0, BLOCK);
+            for (int i = from; i < to; i += BLOCK) {
+                int n = Math.min(BLOCK, to - i);
+                xf.get(xo + i, v, 0, n);
+                for (int j = 0; j < n; j++) v[j] = (float) (alpha * v[j]);
+                of.put(oo + i, v, 0, n);
+            }
         });
     }
 
@@ -266,7 +296,19 @@ public final class CpuBackend implements Backend {
         FloatBuffer xf = floats(x), of = floats(out);
         int xo = at(x), oo = at(out);
         forElements(x.size(), 16, (from, to) -> {
-            for (int i = from; i < to; i++) of.put(oo + i, (float) activation(op, xf.get(xo + i)));
+            float[] v = FloatKernels.array(0, BLOCK);
+            for (int i = from; i < to; i += BLOCK) {
+                int n = Math.min(BLOCK, to - i);
+                xf.get(xo + i, v, 0, n);
+                switch (op) {
+                    case GELU_TANH -> FloatKernels.geluTanh(v, n);
+                    case SILU -> FloatKernels.silu(v, n);
+                    case GELU_ERF -> {
+                        for (int j = 0; j < n; j++) v[j] = (float) (0.5 * v[j] * (1 + Erf.erf(v[j] * INV_SQRT_2)));
+                    }
+                }
+                of.put(oo + i, v, 0, n);
+            }
         });
     }
 
@@ -276,8 +318,23 @@ public final class CpuBackend implements Backend {
         FloatBuffer xf = floats(x), gf = floats(dOut), df = floats(dx);
         int xo = at(x), go = at(dOut), d0 = at(dx);
         forElements(x.size(), 16, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                df.put(d0 + i, (float) (gf.get(go + i) * activationDerivative(op, xf.get(xo + i))));
+            float[] v = FloatKernels.array(0, BLOCK), g = FloatKernels.array(1, BLOCK);
+            for (int i = from; i < to; i += BLOCK) {
+                int n = Math.min(BLOCK, to - i);
+                xf.get(xo + i, v, 0, n);
+                gf.get(go + i, g, 0, n);
+                switch (op) {
+                    case GELU_TANH -> FloatKernels.geluTanhBackward(v, g, g, n);
+                    case SILU -> FloatKernels.siluBackward(v, g, g, n);
+                    case GELU_ERF -> {
+                        for (int j = 0; j < n; j++) {
+                            double u = v[j];
+                            g[j] = (float) (g[j] * (0.5 * (1 + Erf.erf(u * INV_SQRT_2))
+                                    + u * Math.exp(-0.5 * u * u) * INV_SQRT_2PI));
+                        }
+                    }
+                }
+                df.put(d0 + i, g, 0, n);
             }
         });
     }
@@ -288,9 +345,15 @@ public final class CpuBackend implements Backend {
         FloatBuffer gf = floats(gate), uf = floats(up), of = floats(out);
         int go = at(gate), uo = at(up), oo = at(out);
         forElements(gate.size(), 16, (from, to) -> {
-            for (int i = from; i < to; i++) {
+            float[] g = FloatKernels.array(0, BLOCK), u = FloatKernels.array(1, BLOCK);
+            for (int i = from; i < to; i += BLOCK) {
+                int n = Math.min(BLOCK, to - i);
+                gf.get(go + i, g, 0, n);
+                uf.get(uo + i, u, 0, n);
                 // PyTorch: F.silu(gate) * up
-                of.put(oo + i, (float) (silu(gf.get(go + i)) * uf.get(uo + i)));
+                FloatKernels.silu(g, n);
+                for (int j = 0; j < n; j++) g[j] *= u[j];
+                of.put(oo + i, g, 0, n);
             }
         });
     }
@@ -303,11 +366,25 @@ public final class CpuBackend implements Backend {
         int go = at(gate), uo = at(up), d0 = at(dOut);
         int dgo = dGate == null ? 0 : at(dGate), duo = dUp == null ? 0 : at(dUp);
         forElements(gate.size(), 16, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                double g = gf.get(go + i), d = df.get(d0 + i);
-                double s = sigmoid(g);
-                if (dgf != null) dgf.put(dgo + i, (float) (d * uf.get(uo + i) * s * (1 + g * (1 - s))));
-                if (duf != null) duf.put(duo + i, (float) (d * g * s));
+            float[] g = FloatKernels.array(0, BLOCK), u = FloatKernels.array(1, BLOCK);
+            float[] d = FloatKernels.array(2, BLOCK), out = FloatKernels.array(3, BLOCK);
+            for (int i = from; i < to; i += BLOCK) {
+                int n = Math.min(BLOCK, to - i);
+                gf.get(go + i, g, 0, n);
+                df.get(d0 + i, d, 0, n);
+                if (dgf != null) {
+                    // dGate = dOut · up · silu'(gate)
+                    uf.get(uo + i, u, 0, n);
+                    for (int j = 0; j < n; j++) u[j] *= d[j];
+                    FloatKernels.siluBackward(g, u, out, n);
+                    dgf.put(dgo + i, out, 0, n);
+                }
+                if (duf != null) {
+                    // dUp = dOut · silu(gate)
+                    FloatKernels.silu(g, n);
+                    for (int j = 0; j < n; j++) g[j] *= d[j];
+                    duf.put(duo + i, g, 0, n);
+                }
             }
         });
     }
@@ -324,25 +401,27 @@ public final class CpuBackend implements Backend {
         int xo = at(x), go = at(gamma), oo = at(out);
         int bo = beta == null ? 0 : at(beta), mo = mean == null ? 0 : at(mean), ro = rstd == null ? 0 : at(rstd);
         parallel.forRows(rows, 4L * cols, (r0, r1) -> {
+            float[] v = FloatKernels.array(0, cols), g = FloatKernels.array(1, cols), b = FloatKernels.array(2, cols);
+            gf.get(go, g, 0, cols);
+            if (bf != null) bf.get(bo, b, 0, cols);
+            else Arrays.fill(b, 0, cols, 0f);
             for (int r = r0; r < r1; r++) {
-                int row = xo + r * cols;
+                xf.get(xo + r * cols, v, 0, cols);
                 double sum = 0;
-                for (int c = 0; c < cols; c++) sum += xf.get(row + c);
+                for (int c = 0; c < cols; c++) sum += v[c];
                 double mu = sum / cols;
                 double squares = 0;
                 for (int c = 0; c < cols; c++) {
-                    double dev = xf.get(row + c) - mu;
+                    double dev = v[c] - mu;
                     squares += dev * dev;
                 }
                 // PyTorch: (x - x.mean(-1)) / torch.sqrt(x.var(-1, unbiased=False) + eps) * gamma + beta
                 double s = 1 / Math.sqrt(squares / cols + eps);
-                int outRow = oo + r * cols;
-                for (int c = 0; c < cols; c++) {
-                    double y = (xf.get(row + c) - mu) * s * gf.get(go + c) + (bf == null ? 0 : bf.get(bo + c));
-                    of.put(outRow + c, (float) y);
-                }
-                if (mf != null) mf.put(mo + r, (float) mu);
-                if (rf != null) rf.put(ro + r, (float) s);
+                float muF = (float) mu, sF = (float) s;
+                for (int c = 0; c < cols; c++) v[c] = (v[c] - muF) * sF * g[c] + b[c];
+                of.put(oo + r * cols, v, 0, cols);
+                if (mf != null) mf.put(mo + r, muF);
+                if (rf != null) rf.put(ro + r, sF);
             }
         });
     }
@@ -355,23 +434,25 @@ public final class CpuBackend implements Backend {
         FloatBuffer yf = floats(dOut), df = floats(dx);
         int xo = at(x), go = at(gamma), mo = at(mean), ro = at(rstd), yo = at(dOut), d0 = at(dx);
         parallel.forRows(rows, 6L * cols, (r0, r1) -> {
+            float[] xhat = FloatKernels.array(0, cols), g = FloatKernels.array(1, cols), gamma1 = FloatKernels.array(2, cols);
+            gf.get(go, gamma1, 0, cols);
             for (int r = r0; r < r1; r++) {
-                double mu = mf.get(mo + r), s = rf.get(ro + r);
-                int row = r * cols;
+                float mu = mf.get(mo + r), s = rf.get(ro + r);
+                xf.get(xo + r * cols, xhat, 0, cols);
+                yf.get(yo + r * cols, g, 0, cols);
                 // dxhat = dOut·gamma; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat))
+                for (int c = 0; c < cols; c++) {
+                    xhat[c] = (xhat[c] - mu) * s;
+                    g[c] *= gamma1[c];
+                }
                 double sumG = 0, sumGX = 0;
                 for (int c = 0; c < cols; c++) {
-                    double g = yf.get(yo + row + c) * gf.get(go + c);
-                    double xhat = (xf.get(xo + row + c) - mu) * s;
-                    sumG += g;
-                    sumGX += g * xhat;
+                    sumG += g[c];
+                    sumGX += g[c] * xhat[c];
                 }
-                double meanG = sumG / cols, meanGX = sumGX / cols;
-                for (int c = 0; c < cols; c++) {
-                    double g = yf.get(yo + row + c) * gf.get(go + c);
-                    double xhat = (xf.get(xo + row + c) - mu) * s;
-                    df.put(d0 + row + c, (float) (s * (g - meanG - xhat * meanGX)));
-                }
+                float meanG = (float) (sumG / cols), meanGX = (float) (sumGX / cols);
+                for (int c = 0; c < cols; c++) g[c] = s * (g[c] - meanG - xhat[c] * meanGX);
+                df.put(d0 + r * cols, g, 0, cols);
             }
         });
     }
@@ -384,19 +465,17 @@ public final class CpuBackend implements Backend {
         FloatBuffer rf = rstd == null ? null : floats(rstd);
         int xo = at(x), wo = at(weight), oo = at(out), ro = rstd == null ? 0 : at(rstd);
         parallel.forRows(rows, 3L * cols, (r0, r1) -> {
+            float[] v = FloatKernels.array(0, cols), w = FloatKernels.array(1, cols);
+            wf.get(wo, w, 0, cols);
             for (int r = r0; r < r1; r++) {
-                int row = r * cols;
+                xf.get(xo + r * cols, v, 0, cols);
                 double squares = 0;
-                for (int c = 0; c < cols; c++) {
-                    double v = xf.get(xo + row + c);
-                    squares += v * v;
-                }
+                for (int c = 0; c < cols; c++) squares += v[c] * (double) v[c];
                 // PyTorch (Llama): x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
-                double s = 1 / Math.sqrt(squares / cols + eps);
-                for (int c = 0; c < cols; c++) {
-                    of.put(oo + row + c, (float) (xf.get(xo + row + c) * s * wf.get(wo + c)));
-                }
-                if (rf != null) rf.put(ro + r, (float) s);
+                float s = (float) (1 / Math.sqrt(squares / cols + eps));
+                for (int c = 0; c < cols; c++) v[c] = v[c] * s * w[c];
+                of.put(oo + r * cols, v, 0, cols);
+                if (rf != null) rf.put(ro + r, s);
             }
         });
     }
@@ -408,19 +487,21 @@ public final class CpuBackend implements Backend {
         FloatBuffer xf = floats(x), wf = floats(weight), rf = floats(rstd), yf = floats(dOut), df = floats(dx);
         int xo = at(x), wo = at(weight), ro = at(rstd), yo = at(dOut), d0 = at(dx);
         parallel.forRows(rows, 5L * cols, (r0, r1) -> {
+            float[] v = FloatKernels.array(0, cols), g = FloatKernels.array(1, cols), w = FloatKernels.array(2, cols);
+            wf.get(wo, w, 0, cols);
             for (int r = r0; r < r1; r++) {
-                double s = rf.get(ro + r);
-                int row = r * cols;
+                float s = rf.get(ro + r);
+                xf.get(xo + r * cols, v, 0, cols);
+                yf.get(yo + r * cols, g, 0, cols);
                 // g = dOut·weight; dx = rstd·g − x·rstd³·mean(g·x)
                 double sumGX = 0;
                 for (int c = 0; c < cols; c++) {
-                    sumGX += yf.get(yo + row + c) * (double) wf.get(wo + c) * xf.get(xo + row + c);
+                    g[c] *= w[c];
+                    sumGX += g[c] * v[c];
                 }
-                double correction = s * s * s * sumGX / cols;
-                for (int c = 0; c < cols; c++) {
-                    double g = yf.get(yo + row + c) * (double) wf.get(wo + c);
-                    df.put(d0 + row + c, (float) (s * g - xf.get(xo + row + c) * correction));
-                }
+                float correction = (float) ((double) s * s * s * sumGX / cols);
+                for (int c = 0; c < cols; c++) g[c] = s * g[c] - v[c] * correction;
+                df.put(d0 + r * cols, g, 0, cols);
             }
         });
     }
@@ -443,31 +524,39 @@ public final class CpuBackend implements Backend {
         int rows = scores.rows();   // batch · heads · queries rows of (keys)
         FloatBuffer sf = floats(scores), pf = floats(probs), mf = keyMask == null ? null : floats(keyMask);
         int so = at(scores), po = at(probs), mo = keyMask == null ? 0 : at(keyMask);
+        float scaleF = (float) scale;
         parallel.forRows(rows, 8L * keys, (r0, r1) -> {
+            float[] v = FloatKernels.array(0, keys), mask = FloatKernels.array(1, keys);
+            int maskBatch = -1;   // the batch entry whose mask row is in `mask`
             for (int r = r0; r < r1; r++) {
                 int batch = r / (heads * queries), query = r % queries;
-                int row = r * keys;
-                int mask = mo + batch * keys;   // (keys) of this batch entry
                 // query i sees keys j ≤ i + (keys − queries)
                 int visibleEnd = causal ? (int) Math.max(0, Math.min(keys, (long) query + keys - queries + 1)) : keys;
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < visibleEnd; j++) {
-                    if (mf != null && mf.get(mask + j) == 0f) continue;
-                    max = Math.max(max, scale * sf.get(so + row + j));
+                sf.get(so + r * keys, v, 0, keys);
+                if (mf != null && maskBatch != batch) {
+                    mf.get(mo + batch * keys, mask, 0, keys);
+                    maskBatch = batch;
                 }
-                if (max == Double.NEGATIVE_INFINITY) {   // no visible key: the row becomes zeros
-                    for (int j = 0; j < keys; j++) pf.put(po + row + j, 0f);
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < visibleEnd; j++) {
+                    v[j] *= scaleF;
+                    if (mf == null || mask[j] != 0f) max = Math.max(max, v[j]);
+                }
+                if (max == Float.NEGATIVE_INFINITY) {   // no visible key: the row becomes zeros
+                    Arrays.fill(v, 0, keys, 0f);
+                    pf.put(po + r * keys, v, 0, keys);
                     continue;
                 }
                 double sum = 0;
-                for (int j = 0; j < keys; j++) {
-                    boolean visible = j < visibleEnd && (mf == null || mf.get(mask + j) != 0f);
-                    double e = visible ? Math.exp(scale * sf.get(so + row + j) - max) : 0;
+                for (int j = 0; j < visibleEnd; j++) {
+                    float e = mf == null || mask[j] != 0f ? FloatKernels.exp(v[j] - max) : 0f;
+                    v[j] = e;
                     sum += e;
-                    pf.put(po + row + j, (float) e);
                 }
-                double inverse = 1 / sum;
-                for (int j = 0; j < visibleEnd; j++) pf.put(po + row + j, (float) (pf.get(po + row + j) * inverse));
+                float inverse = (float) (1 / sum);
+                for (int j = 0; j < visibleEnd; j++) v[j] *= inverse;
+                Arrays.fill(v, visibleEnd, keys, 0f);
+                pf.put(po + r * keys, v, 0, keys);
             }
         });
     }
@@ -478,15 +567,17 @@ public final class CpuBackend implements Backend {
         int keys = probs.dim(-1), rows = probs.rows();   // (rows, keys)
         FloatBuffer pf = floats(probs), gf = floats(dProbs), df = floats(dScores);
         int po = at(probs), go = at(dProbs), d0 = at(dScores);
+        float scaleF = (float) scale;
         parallel.forRows(rows, 4L * keys, (r0, r1) -> {
+            float[] p = FloatKernels.array(0, keys), g = FloatKernels.array(1, keys);
             for (int r = r0; r < r1; r++) {
-                int row = r * keys;
+                pf.get(po + r * keys, p, 0, keys);
+                gf.get(go + r * keys, g, 0, keys);
                 double dot = 0;
-                for (int j = 0; j < keys; j++) dot += (double) pf.get(po + row + j) * gf.get(go + row + j);
-                for (int j = 0; j < keys; j++) {
-                    double p = pf.get(po + row + j);
-                    df.put(d0 + row + j, (float) (scale * p * (gf.get(go + row + j) - dot)));
-                }
+                for (int j = 0; j < keys; j++) dot += p[j] * g[j];
+                float dotF = (float) dot;
+                for (int j = 0; j < keys; j++) g[j] = scaleF * p[j] * (g[j] - dotF);
+                df.put(d0 + r * keys, g, 0, keys);
             }
         });
     }
@@ -543,11 +634,17 @@ public final class CpuBackend implements Backend {
         FloatBuffer xf = floats(x), of = floats(out);
         int xo = at(x), oo = at(out);
         parallel.forRows(o0 * o1 * o2, o3, (r0, r1) -> {
+            float[] run = FloatKernels.array(0, o3);
             for (int r = r0; r < r1; r++) {
                 int i2 = r % o2, i1 = (r / o2) % o1, i0 = r / (o2 * o1);
                 long src = xo + i0 * s0 + i1 * s1 + i2 * s2;
                 int dst = oo + r * o3;
-                for (int i3 = 0; i3 < o3; i3++) of.put(dst + i3, xf.get((int) (src + i3 * s3)));
+                if (s3 == 1) {   // the last axis stays last: a contiguous run
+                    xf.get((int) src, run, 0, o3);
+                } else {
+                    for (int i3 = 0; i3 < o3; i3++) run[i3] = xf.get((int) (src + i3 * s3));
+                }
+                of.put(dst, run, 0, o3);
             }
         });
     }
@@ -561,9 +658,10 @@ public final class CpuBackend implements Backend {
         FloatBuffer tf = floats(table), of = floats(out);
         int to = at(table), oo = at(out);
         parallel.forRows(ids.length, dim, (r0, r1) -> {
+            float[] row = FloatKernels.array(0, dim);
             for (int r = r0; r < r1; r++) {
-                int src = to + ids[r] * dim, dst = oo + r * dim;
-                for (int c = 0; c < dim; c++) of.put(dst + c, tf.get(src + c));
+                tf.get(to + ids[r] * dim, row, 0, dim);
+                of.put(oo + r * dim, row, 0, dim);
             }
         });
     }
@@ -576,24 +674,35 @@ public final class CpuBackend implements Backend {
         int lo = at(logits), d0 = dLogits == null ? 0 : at(dLogits);
         double[] losses = new double[rows];   // (rows), summed in row order so the result is deterministic
         parallel.forRows(rows, 6L * vocab, (r0, r1) -> {
+            float[] v = FloatKernels.array(0, vocab);
             for (int r = r0; r < r1; r++) {
-                int row = r * vocab, target = targets[r];
+                int target = targets[r];
                 if (target == KernelContract.IGNORE_INDEX) {
-                    if (df != null) for (int v = 0; v < vocab; v++) df.put(d0 + row + v, 0f);
+                    if (df != null) {
+                        Arrays.fill(v, 0, vocab, 0f);
+                        df.put(d0 + r * vocab, v, 0, vocab);
+                    }
                     continue;
                 }
-                double max = Double.NEGATIVE_INFINITY;
-                for (int v = 0; v < vocab; v++) max = Math.max(max, lf.get(lo + row + v));
+                lf.get(lo + r * vocab, v, 0, vocab);
+                float targetLogit = v[target];
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < vocab; j++) max = Math.max(max, v[j]);
                 double sum = 0;
-                for (int v = 0; v < vocab; v++) sum += Math.exp(lf.get(lo + row + v) - max);
-                double logSum = max + Math.log(sum);
+                for (int j = 0; j < vocab; j++) {
+                    float e = FloatKernels.exp(v[j] - max);
+                    v[j] = e;
+                    sum += e;
+                }
                 // PyTorch: F.cross_entropy(logits, targets, ignore_index=-100, reduction='sum')
-                losses[r] = logSum - lf.get(lo + row + target);
+                losses[r] = max + Math.log(sum) - targetLogit;
                 if (df != null) {
-                    for (int v = 0; v < vocab; v++) {
-                        double p = Math.exp(lf.get(lo + row + v) - logSum);
-                        df.put(d0 + row + v, (float) (dScale * (v == target ? p - 1 : p)));
-                    }
+                    // dLogits = dScale · (softmax − onehot), softmax = e / Σe
+                    double targetShare = v[target] / sum;
+                    float factor = (float) (dScale / sum);
+                    for (int j = 0; j < vocab; j++) v[j] *= factor;
+                    v[target] = (float) (dScale * (targetShare - 1));
+                    df.put(d0 + r * vocab, v, 0, vocab);
                 }
             }
         });
@@ -631,46 +740,6 @@ public final class CpuBackend implements Backend {
         parallel.close();
     }
 
-    // ---- activations, in double so that float results round once ---------------------------------------
-
-    /**
-     * {@code op.apply(x)} to double rounding, with one {@code Math.exp} where it can: GPT-2's GELU as
-     * 0.5·x·(1 + tanh(u)) = x·σ(2u), avoiding the much slower {@code Math.tanh}.
-     */
-    private static double activation(UnaryOp op, double x) {
-        return switch (op) {
-            case GELU_TANH -> x * sigmoid(2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
-            case GELU_ERF -> 0.5 * x * (1 + Erf.erf(x * INV_SQRT_2));
-            case SILU -> silu(x);
-        };
-    }
-
-    /** {@code op.derivative(x)}, computed as {@link #activation} is. */
-    private static double activationDerivative(UnaryOp op, double x) {
-        return switch (op) {
-            case GELU_TANH -> {
-                // 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·u' with s = σ(2u): s + 2·x·s·(1 − s)·u'
-                double s = sigmoid(2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
-                double du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
-                yield s + 2 * x * s * (1 - s) * du;
-            }
-            case GELU_ERF -> 0.5 * (1 + Erf.erf(x * INV_SQRT_2)) + x * Math.exp(-0.5 * x * x) * INV_SQRT_2PI;
-            case SILU -> {
-                double s = sigmoid(x);
-                yield s * (1 + x * (1 - s));
-            }
-        };
-    }
-
-    private static double sigmoid(double x) {
-        return 1 / (1 + Math.exp(-x));
-    }
-
-    private static double silu(double x) {
-        return x / (1 + Math.exp(-x));
-    }
-
-    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
     private static final double INV_SQRT_2 = 1 / Math.sqrt(2);
     private static final double INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
