@@ -46,6 +46,14 @@ public final class Tape {
         return workspace.dtype();
     }
 
+    /**
+     * The workspace activations come from. An op may {@link Workspace#mark() mark} it before allocating temporaries
+     * that nothing reads after the op returns and {@link Workspace#rewind rewind} to the mark at its end.
+     */
+    public Workspace workspace() {
+        return workspace;
+    }
+
     /** An uninitialised activation tensor from the workspace. */
     public Tensor allocate(int... shape) {
         return workspace.allocate(shape);
