@@ -28,6 +28,19 @@ public final class CrossEntropy implements Function {
 
     /** loss = mean over rows with a target ≠ -100 of −log softmax(logits[row])[target]. */
     public static Variable apply(Tape tape, Variable logits, int[] targets) {
+        return apply(tape, logits, targets, false);
+    }
+
+    /**
+     * As {@link #apply(Tape, Variable, int[])}, but dLoss/dLogits is written over the logits themselves, saving a
+     * tensor of their size: for a loss whose logits nothing else reads afterwards (a frozen head's backward needs
+     * only its weight).
+     */
+    public static Variable applyOverwritingLogits(Tape tape, Variable logits, int[] targets) {
+        return apply(tape, logits, targets, true);
+    }
+
+    private static Variable apply(Tape tape, Variable logits, int[] targets, boolean overwrite) {
         Tensor l = logits.value();
         int vocab = l.dim(-1);
         int rows = l.rows();
@@ -49,7 +62,7 @@ public final class CrossEntropy implements Function {
                     + "; a batch needs at least one labelled position");
         }
         Tensor flat = l.view(rows, vocab);
-        Tensor dLogits = logits.requiresGrad() ? tape.allocate(rows, vocab) : null;
+        Tensor dLogits = !logits.requiresGrad() ? null : overwrite ? flat : tape.allocate(rows, vocab);
         // PyTorch: loss = F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-100)
         double sum = tape.backend().crossEntropy(flat, targets.clone(), 1.0 / labelled, dLogits);
         Tensor loss = tape.allocate();

@@ -198,4 +198,20 @@ class OpGradientTest {
         check.check("cross entropy", (tape, in) -> CrossEntropy.apply(tape, in[0], targets),
                 names("logits"), check.random(3, 2, 3, 7));
     }
+
+    @Test
+    void crossEntropyOverwritingItsLogits() {
+        int[] targets = {3, CrossEntropy.IGNORE, 0, 6, CrossEntropy.IGNORE, 2};
+        check.check("cross entropy over its logits", (tape, in) -> CrossEntropy.applyOverwritingLogits(tape,
+                Activation.apply(tape, UnaryOp.SILU, in[0]), targets), names("x"), check.random(3, 2, 3, 7));
+    }
+
+    @Test
+    void gatherRows() {
+        int[] rows = {4, 0, 1, 2, 6};   // one run of three, two single rows; rows 3 and 5 are not picked
+        check.check("gather rows", (tape, in) -> GatherRows.apply(tape, in[0], rows),
+                names("x"), check.random(1, 7, 5));
+        check.check("gather rows of [2, 4, 3]", (tape, in) -> GatherRows.apply(tape, in[0], new int[]{7, 2, 3}),
+                names("x"), check.random(1, 2, 4, 3));
+    }
 }

@@ -1,7 +1,11 @@
 package dev.promptgrad.model;
 
+import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.ops.CrossEntropy;
+import dev.promptgrad.ops.GatherRows;
+import dev.promptgrad.ops.Linear;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Weights;
 
@@ -60,6 +64,65 @@ abstract class CausalTransformer implements LanguageModel {
 
     /** Width of one position's keys (or values): kvHeads · headSize. */
     abstract int kvWidth();
+
+    /** The LM head (vocab, dim): the token embedding table when tied. */
+    abstract Tensor head();
+
+    /** {@link #forward} up to the residual stream after the last block [batch, T, dim]: no final norm, no head. */
+    abstract Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook);
+
+    /** The final normalisation, row by row over [..., dim]. */
+    abstract Variable finalNorm(Tape tape, Variable x);
+
+    @Override
+    public final Variable forward(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
+        Variable x = finalNorm(tape, blocks(tape, embeddings, keyMask, cache, hook));
+        if (hook != null) hook.finalNorm(x.value());
+        // PyTorch (HF): logits = self.lm_head(hidden_states)
+        return Linear.apply(tape, x, head(), Linear.Layout.OUT_IN);                         // (batch, T, vocab)
+    }
+
+    /**
+     * {@link LanguageModel#loss}, computing only what reaches it: positions after the last scored one of every
+     * sequence are not run at all (causal attention never lets them reach an earlier one), and the final norm, the
+     * head and the cross-entropy run on the scored rows only, with dLogits written over the logits.
+     */
+    @Override
+    public final Variable loss(Tape tape, TokenBatch batch, Variable prompt) {
+        if (!batch.hasLabels()) {
+            throw new IllegalArgumentException(name()
+                    + ": a loss needs labels; give the batch labels (-100 = not scored)");
+        }
+        int promptLength = prompt == null ? 0 : prompt.value().dim(0);
+        int total = promptLength + batch.length();
+        int[] targets = batch.nextTokenTargets(promptLength);                               // (batch, P + T)
+        int needed = 0;                                                                      // positions that reach the loss
+        for (int r = 0; r < targets.length; r++) {
+            if (targets[r] != CrossEntropy.IGNORE) needed = Math.max(needed, r % total + 1);
+        }
+        int tokens = Math.max(1, needed - promptLength);
+        TokenBatch used = tokens < batch.length() ? batch.firstTokens(tokens) : batch;
+        int positions = promptLength + used.length();
+        int scored = 0;
+        for (int target : targets) if (target != CrossEntropy.IGNORE) scored++;
+        int[] rows = new int[scored];                                                        // rows of (batch·positions)
+        int[] rowTargets = new int[scored];
+        for (int r = 0, i = 0; r < targets.length; r++) {
+            if (targets[r] == CrossEntropy.IGNORE) continue;
+            rows[i] = r / total * positions + r % total;
+            rowTargets[i++] = targets[r];
+        }
+        if (scored == 0) {
+            throw new IllegalArgumentException("cross entropy: all " + targets.length + " targets are "
+                    + CrossEntropy.IGNORE + "; a batch needs at least one labelled position");
+        }
+        Variable x = blocks(tape, embed(tape, used, prompt), used.modelKeyMask(tape, promptLength), null, null);
+        Variable hidden = finalNorm(tape, GatherRows.apply(tape, x, rows));                  // (scored, dim)
+        // PyTorch (HF): loss = CrossEntropyLoss()(logits[..., :-1, :].view(-1, V), labels[..., 1:].view(-1)),
+        // computed at the scored rows only
+        Variable logits = Linear.apply(tape, hidden, head(), Linear.Layout.OUT_IN);         // (scored, vocab)
+        return CrossEntropy.applyOverwritingLogits(tape, logits, rowTargets);
+    }
 
     @Override
     public final KvCache newKvCache(int batch, int capacity) {

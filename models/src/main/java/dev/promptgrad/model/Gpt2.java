@@ -24,24 +24,10 @@ import java.util.List;
  */
 public final class Gpt2 extends CausalTransformer {
 
-    /** One block's frozen tensors; Conv1D weights are [in, out]. */
-    private record Block(
-            Tensor ln1Gamma, Tensor ln1Beta,   // (dim)
-            Tensor attnWeight,                 // (dim, 3·dim), output columns q | k | v
-            Tensor attnBias,                   // (3·dim)
-            Tensor projWeight,                 // (dim, dim)
-            Tensor projBias,                   // (dim)
-            Tensor ln2Gamma, Tensor ln2Beta,   // (dim)
-            Tensor fcWeight,                   // (dim, hidden)
-            Tensor fcBias,                     // (hidden)
-            Tensor fcProjWeight,               // (hidden, dim)
-            Tensor fcProjBias) {               // (dim)
-    }
-
     private final Gpt2Config config;
     private final Tensor tokenTable;      // (vocab, dim)
     private final Tensor positionTable;   // (contextLength, dim)
-    private final Block[] blocks;         // (layers)
+    private final FusedGpt2Block.Weights[] blocks;   // (layers), Conv1D weights [in, out]
     private final Tensor finalGamma;      // (dim)
     private final Tensor finalBeta;       // (dim)
     private final Tensor head;            // (vocab, dim): tokenTable when tied
@@ -52,10 +38,10 @@ public final class Gpt2 extends CausalTransformer {
         this.config = config;
         tokenTable = weights.get("wte.weight");
         positionTable = weights.get("wpe.weight");
-        blocks = new Block[config.layers()];
+        blocks = new FusedGpt2Block.Weights[config.layers()];
         for (int l = 0; l < blocks.length; l++) {
             String p = "h." + l + ".";
-            blocks[l] = new Block(
+            blocks[l] = new FusedGpt2Block.Weights(
                     weights.get(p + "ln_1.weight"), weights.get(p + "ln_1.bias"),
                     weights.get(p + "attn.c_attn.weight"), weights.get(p + "attn.c_attn.bias"),
                     weights.get(p + "attn.c_proj.weight"), weights.get(p + "attn.c_proj.bias"),
@@ -140,7 +126,12 @@ public final class Gpt2 extends CausalTransformer {
     }
 
     @Override
-    public Variable forward(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
+    Tensor head() {
+        return head;
+    }
+
+    @Override
+    Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
         int start = checkInputs(embeddings, keyMask, cache);
         int batch = embeddings.value().dim(0);
         int length = embeddings.value().dim(1);
@@ -152,34 +143,38 @@ public final class Gpt2 extends CausalTransformer {
         Variable x = Add.apply(tape, embeddings, Embedding.apply(tape, positionTable, positions, batch, length));
         if (hook != null) hook.block(0, x.value());
         for (int l = 0; l < blocks.length; l++) {
-            Block b = blocks[l];
-            // PyTorch (HF GPT2Block): hidden_states = residual + self.attn(self.ln_1(hidden_states))
-            Variable h = LayerNorm.apply(tape, x, b.ln1Gamma, b.ln1Beta, eps);
-            // PyTorch (HF GPT2Attention): query, key, value = self.c_attn(hidden_states).split(self.split_size, dim=2)
-            Variable[] qkv = Split.apply(tape, conv1d(tape, h, b.attnWeight, b.attnBias), 3);   // 3 × (batch, T, dim)
-            Variable k = qkv[1];
-            Variable v = qkv[2];
-            if (cache != null) {
-                k = cache.appendKeys(tape, l, k);                                                  // (batch, keys, dim)
-                v = cache.appendValues(tape, l, v);
+            FusedGpt2Block.Weights b = blocks[l];
+            if (cache == null) {
+                // the same block as below, as one op that keeps only what the frozen backward reads
+                x = FusedGpt2Block.apply(tape, x, b, config.heads(), eps, config.activation(), keyMask);
+                if (hook != null) hook.block(l + 1, x.value());
+                continue;
             }
+            // PyTorch (HF GPT2Block): hidden_states = residual + self.attn(self.ln_1(hidden_states))
+            Variable h = LayerNorm.apply(tape, x, b.ln1Gamma(), b.ln1Beta(), eps);
+            // PyTorch (HF GPT2Attention): query, key, value = self.c_attn(hidden_states).split(self.split_size, dim=2)
+            Variable[] qkv = Split.apply(tape, conv1d(tape, h, b.attnWeight(), b.attnBias()), 3);   // 3 × (batch, T, dim)
+            Variable k = cache.appendKeys(tape, l, qkv[1]);                                     // (batch, keys, dim)
+            Variable v = cache.appendValues(tape, l, qkv[2]);
             int heads = config.heads();
             Variable attended = Attention.apply(tape, qkv[0], k, v, heads, heads, true, keyMask, null);
-            x = Add.apply(tape, x, conv1d(tape, attended, b.projWeight, b.projBias));
+            x = Add.apply(tape, x, conv1d(tape, attended, b.projWeight(), b.projBias()));
             // PyTorch (HF GPT2Block): hidden_states = residual + self.mlp(self.ln_2(hidden_states))
-            h = LayerNorm.apply(tape, x, b.ln2Gamma, b.ln2Beta, eps);
+            h = LayerNorm.apply(tape, x, b.ln2Gamma(), b.ln2Beta(), eps);
             // PyTorch (HF GPT2MLP): self.c_proj(self.act(self.c_fc(hidden_states)))
-            h = conv1d(tape, h, b.fcWeight, b.fcBias);                                           // (batch, T, hidden)
+            h = conv1d(tape, h, b.fcWeight(), b.fcBias());                                           // (batch, T, hidden)
             h = Activation.apply(tape, config.activation(), h);
-            x = Add.apply(tape, x, conv1d(tape, h, b.fcProjWeight, b.fcProjBias));
+            x = Add.apply(tape, x, conv1d(tape, h, b.fcProjWeight(), b.fcProjBias()));
             if (hook != null) hook.block(l + 1, x.value());
         }
         if (cache != null) cache.advance(length);
+        return x;
+    }
+
+    @Override
+    Variable finalNorm(Tape tape, Variable x) {
         // PyTorch (HF GPT2Model): hidden_states = self.ln_f(hidden_states)
-        x = LayerNorm.apply(tape, x, finalGamma, finalBeta, eps);
-        if (hook != null) hook.finalNorm(x.value());
-        // PyTorch (HF GPT2LMHeadModel): lm_logits = self.lm_head(hidden_states), weight tied to wte
-        return Linear.apply(tape, x, head, Linear.Layout.OUT_IN);                             // (batch, T, vocab)
+        return LayerNorm.apply(tape, x, finalGamma, finalBeta, config.layerNormEps());
     }
 
     /** Hugging Face's Conv1D: x·W + b with W stored [in, out]. */

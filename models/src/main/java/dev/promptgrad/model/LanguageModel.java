@@ -103,14 +103,7 @@ public interface LanguageModel extends AutoCloseable {
     default Variable logits(Tape tape, TokenBatch batch, Variable prompt, HiddenStateHook hook) {
         Variable embeddings = embed(tape, batch, prompt);
         int promptLength = prompt == null ? 0 : prompt.value().dim(0);
-        Tensor keyMask = null;
-        int[] mask = batch.modelAttentionMask(promptLength);
-        if (mask != null) {
-            double[] values = new double[mask.length];
-            for (int i = 0; i < mask.length; i++) values[i] = mask[i];
-            keyMask = tape.allocate(batch.size(), promptLength + batch.length());       // (batch, P + T)
-            tape.backend().upload(values, keyMask);
-        }
+        Tensor keyMask = batch.modelKeyMask(tape, promptLength);                          // (batch, P + T) or null
         return forward(tape, embeddings, keyMask, null, hook);
     }
 

@@ -143,7 +143,12 @@ public final class Llama extends CausalTransformer {
     }
 
     @Override
-    public Variable forward(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
+    Tensor head() {
+        return head;
+    }
+
+    @Override
+    Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
         int start = checkInputs(embeddings, keyMask, cache);
         int length = embeddings.value().dim(1);
         double eps = config.rmsNormEps();
@@ -175,11 +180,13 @@ public final class Llama extends CausalTransformer {
             if (hook != null) hook.block(l + 1, x.value());
         }
         if (cache != null) cache.advance(length);
+        return x;
+    }
+
+    @Override
+    Variable finalNorm(Tape tape, Variable x) {
         // PyTorch (HF LlamaModel): hidden_states = self.norm(hidden_states)
-        x = RmsNorm.apply(tape, x, finalNorm, eps);
-        if (hook != null) hook.finalNorm(x.value());
-        // PyTorch (HF LlamaForCausalLM): logits = self.lm_head(hidden_states)
-        return Linear.apply(tape, x, head, Linear.Layout.OUT_IN);                             // (batch, T, vocab)
+        return RmsNorm.apply(tape, x, finalNorm, config.rmsNormEps());
     }
 
     /** nn.Linear: x·Wᵀ (+ b) with W stored [out, in]; {@code bias} may be null. */

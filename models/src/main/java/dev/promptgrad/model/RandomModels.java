@@ -62,9 +62,10 @@ public final class RandomModels {
             }
             int cols = t.dim(-1);
             int rowsPerUpload = Math.max(1, UPLOAD_ELEMENTS / cols);
+            float[] values = new float[Math.min(t.dim(0), rowsPerUpload) * cols];   // reused: little garbage
             for (int from = 0; from < t.dim(0); from += rowsPerUpload) {
                 int to = Math.min(t.dim(0), from + rowsPerUpload);
-                float[] values = new float[(to - from) * cols];
+                if (values.length != (to - from) * cols) values = new float[(to - from) * cols];
                 for (int i = 0; i < values.length; i++) values[i] = (float) (STD * gaussian(random));
                 weights.backend().upload(values, t.slice(from, to));
             }

@@ -1,6 +1,8 @@
 package dev.promptgrad.model;
 
+import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.ops.CrossEntropy;
+import dev.promptgrad.tensor.Tensor;
 
 import java.util.Arrays;
 
@@ -106,6 +108,35 @@ public final class TokenBatch {
     public int[] modelAttentionMask(int promptLength) {
         if (attentionMask == null) return null;
         return prefixed(attentionMask, promptLength, 1);
+    }
+
+    /**
+     * {@link #modelAttentionMask} as a [size, P + length] tensor on the tape (1 = attend, 0 = padding), or null when
+     * nothing is padded.
+     */
+    public Tensor modelKeyMask(Tape tape, int promptLength) {
+        int[] mask = modelAttentionMask(promptLength);
+        if (mask == null) return null;
+        double[] values = new double[mask.length];
+        for (int i = 0; i < mask.length; i++) values[i] = mask[i];
+        Tensor keyMask = tape.allocate(size, promptLength + length);
+        tape.backend().upload(values, keyMask);
+        return keyMask;
+    }
+
+    /** The same sequences cut to their first {@code tokens} positions (ids, mask and labels alike). */
+    public TokenBatch firstTokens(int tokens) {
+        if (tokens < 1 || tokens > length) {
+            throw new IllegalArgumentException("cannot keep " + tokens + " of " + length + " tokens per sequence");
+        }
+        return new TokenBatch(size, tokens, columns(ids, tokens), attentionMask == null ? null
+                : columns(attentionMask, tokens), labels == null ? null : columns(labels, tokens));
+    }
+
+    private int[] columns(int[] values, int tokens) {
+        int[] out = new int[size * tokens];
+        for (int b = 0; b < size; b++) System.arraycopy(values, b * length, out, b * tokens, tokens);
+        return out;
     }
 
     /** The labels the model sees: (size, P + length), P × -100 then the user's labels. */

@@ -1,0 +1,190 @@
+package dev.promptgrad.model;
+
+import dev.promptgrad.autograd.Function;
+import dev.promptgrad.autograd.InputGrads;
+import dev.promptgrad.autograd.Tape;
+import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.Backend;
+import dev.promptgrad.backend.Gemm;
+import dev.promptgrad.backend.UnaryOp;
+import dev.promptgrad.tensor.Tensor;
+import dev.promptgrad.tensor.Workspace;
+
+/**
+ * One GPT-2 block with frozen weights as a single tape op (llm.c's per-layer forward/backward pair), the same
+ * arithmetic as composing core's ops but with less memory traffic: biases and residual adds go into the GEMMs'
+ * outputs, q, k and v are split by one permute into head-major order, and only what the frozen backward reads is
+ * kept (LayerNorm statistics, q|k|v by head, attention probabilities, the residual after attention and the MLP's
+ * pre-activation); the normalised inputs, attention context and GELU output are temporaries that the next layer
+ * reuses ({@link Workspace#mark()}). Used for full passes without a KV cache; derivations: docs/autograd.md.
+ */
+final class FusedGpt2Block implements Function {
+
+    /** One block's frozen tensors, Conv1D weights stored [in, out]. */
+    record Weights(Tensor ln1Gamma, Tensor ln1Beta, Tensor attnWeight, Tensor attnBias, Tensor projWeight,
+                   Tensor projBias, Tensor ln2Gamma, Tensor ln2Beta, Tensor fcWeight, Tensor fcBias,
+                   Tensor fcProjWeight, Tensor fcProjBias) {
+    }
+
+    private final Tape tape;
+    private final Weights w;
+    private final UnaryOp activation;
+    private final int batch, length, heads, headSize, dim, hidden;
+    private final double scale;      // 1/√headSize
+    private final Tensor x;          // (rows, dim): the block's input
+    private final Tensor mean1, rstd1, mean2, rstd2;   // (rows)
+    private final Tensor qkvHeads;   // (batch, 3·heads, T, headSize): q heads, then k heads, then v heads
+    private final Tensor probs;      // (batch, heads, T, T)
+    private final Tensor x1;         // (rows, dim): x + attention
+    private final Tensor pre;        // (rows, hidden): the MLP's pre-activation
+
+    private FusedGpt2Block(Tape tape, Weights w, UnaryOp activation, int batch, int length, int heads, Tensor x,
+                           Tensor mean1, Tensor rstd1, Tensor mean2, Tensor rstd2, Tensor qkvHeads, Tensor probs,
+                           Tensor x1, Tensor pre) {
+        this.tape = tape;
+        this.w = w;
+        this.activation = activation;
+        this.batch = batch;
+        this.length = length;
+        this.heads = heads;
+        this.dim = x.dim(-1);
+        this.headSize = dim / heads;
+        this.hidden = pre.dim(-1);
+        this.scale = 1 / Math.sqrt(headSize);
+        this.x = x;
+        this.mean1 = mean1;
+        this.rstd1 = rstd1;
+        this.mean2 = mean2;
+        this.rstd2 = rstd2;
+        this.qkvHeads = qkvHeads;
+        this.probs = probs;
+        this.x1 = x1;
+        this.pre = pre;
+    }
+
+    /** The block on x [batch, T, dim]; {@code keyMask} [batch, T] (1 = attend) may be null. */
+    static Variable apply(Tape tape, Variable input, Weights w, int heads, double eps, UnaryOp activation,
+                          Tensor keyMask) {
+        Backend backend = tape.backend();
+        Tensor x = input.value();
+        int batch = x.dim(0), length = x.dim(1), dim = x.dim(2), rows = batch * length;
+        int hidden = w.fcWeight().dim(1), headSize = dim / heads;
+        Tensor flat = x.view(rows, dim);
+        boolean saveStatistics = input.requiresGrad();
+        Tensor mean1 = saveStatistics ? tape.allocate(rows) : null, rstd1 = saveStatistics ? tape.allocate(rows) : null;
+        Tensor mean2 = saveStatistics ? tape.allocate(rows) : null, rstd2 = saveStatistics ? tape.allocate(rows) : null;
+        Tensor qkvHeads = tape.allocate(batch, 3 * heads, length, headSize);
+        Tensor probs = tape.allocate(batch, heads, length, length);
+        Tensor x1 = tape.allocate(rows, dim);
+        Tensor pre = tape.allocate(rows, hidden);
+        Tensor y = tape.allocate(batch, length, dim);
+        Workspace.Mark temporaries = tape.workspace().mark();
+
+        // PyTorch (HF GPT2Block): h = self.ln_1(hidden_states)
+        Tensor h = tape.allocate(rows, dim);
+        backend.layerNorm(flat, w.ln1Gamma(), w.ln1Beta(), eps, h, mean1, rstd1);
+        // PyTorch (HF GPT2Attention): query, key, value = self.c_attn(h).split(self.split_size, dim=2)
+        Tensor qkv = tape.allocate(rows, 3 * dim);
+        backend.gemm(Gemm.of(rows, 3 * dim, dim, false, false), h, w.attnWeight(), qkv);
+        backend.add(qkv, w.attnBias(), qkv);
+        // PyTorch: q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v)), all three in one permute
+        backend.permute(qkv.view(batch, length, 3 * heads, headSize), new int[]{0, 2, 1, 3}, qkvHeads);
+        // PyTorch: probs = softmax(q @ k.transpose(-1, -2) / sqrt(D) + causal and padding masks)
+        for (int b = 0; b < batch; b++) {
+            backend.gemm(heads(heads, length, length, headSize, false, true), part(qkvHeads, b, 0, heads),
+                    part(qkvHeads, b, 1, heads), probs.select(b));
+        }
+        backend.softmax(probs, 1 / Math.sqrt(headSize), true, keyMask, probs);
+        // PyTorch: out = (probs @ v).transpose(1, 2).reshape(B, T, H * D)
+        Tensor contextHeads = tape.allocate(batch, heads, length, headSize);
+        for (int b = 0; b < batch; b++) {
+            backend.gemm(heads(heads, length, headSize, length, false, false), probs.select(b),
+                    part(qkvHeads, b, 2, heads), contextHeads.select(b));
+        }
+        Tensor context = tape.allocate(batch, length, heads, headSize);
+        backend.permute(contextHeads, new int[]{0, 2, 1, 3}, context);
+        // PyTorch (HF GPT2Block): x1 = hidden_states + self.c_proj(out), the bias and residual first
+        backend.add(flat, w.projBias(), x1);
+        backend.gemm(Gemm.of(rows, dim, dim, false, false).scaled(1f, 1f), context.view(rows, dim), w.projWeight(), x1);
+        // PyTorch (HF GPT2MLP): y = x1 + self.c_proj(self.act(self.c_fc(self.ln_2(x1))))
+        backend.layerNorm(x1, w.ln2Gamma(), w.ln2Beta(), eps, h, mean2, rstd2);
+        backend.gemm(Gemm.of(rows, hidden, dim, false, false), h, w.fcWeight(), pre);
+        backend.add(pre, w.fcBias(), pre);
+        Tensor act = tape.allocate(rows, hidden);
+        backend.unary(activation, pre, act);
+        Tensor yFlat = y.view(rows, dim);
+        backend.add(x1, w.fcProjBias(), yFlat);
+        backend.gemm(Gemm.of(rows, dim, hidden, false, false).scaled(1f, 1f), act, w.fcProjWeight(), yFlat);
+        tape.workspace().rewind(temporaries);
+
+        return tape.record(new FusedGpt2Block(tape, w, activation, batch, length, heads, flat, mean1, rstd1, mean2,
+                rstd2, qkvHeads, probs, x1, pre), y, input);
+    }
+
+    /** Heads (q: part 0, k: 1, v: 2) of batch entry b: (heads, T, headSize). */
+    private static Tensor part(Tensor qkvHeads, int b, int part, int heads) {
+        return qkvHeads.select(b).slice(part * heads, (part + 1) * heads);
+    }
+
+    /** One product per head, each operand dense and back to back. */
+    private static Gemm heads(int heads, int m, int n, int k, boolean transA, boolean transB) {
+        return Gemm.batched(heads, m, n, k, transA, transB);
+    }
+
+    @Override
+    public String name() {
+        return "gpt2_block";
+    }
+
+    @Override
+    public void backward(Tensor dOut, InputGrads grads) {
+        Backend backend = tape.backend();
+        int rows = batch * length;
+        Tensor dY = dOut.view(rows, dim);
+        Tensor dX = grads.into(0).view(rows, dim);
+        Workspace.Mark temporaries = tape.workspace().mark();
+
+        // MLP: y = x1 + act(pre)·Wfp + b
+        // (1) dAct = dY·Wfpᵀ, then dPre = dAct·act'(pre) in place
+        Tensor dPre = tape.allocate(rows, hidden);
+        backend.gemm(Gemm.of(rows, hidden, dim, false, true), dY, w.fcProjWeight(), dPre);
+        backend.unaryBackward(activation, pre, dPre, dPre);
+        // (2) dH2 = dPre·Wfcᵀ, (3) dX1 = LayerNorm₂ backward of dH2, plus dY through the residual
+        Tensor dH = tape.allocate(rows, dim);
+        backend.gemm(Gemm.of(rows, dim, hidden, false, true), dPre, w.fcWeight(), dH);
+        Tensor dX1 = tape.allocate(rows, dim);
+        backend.layerNormBackward(x1, w.ln2Gamma(), mean2, rstd2, dH, dX1);
+        backend.add(dX1, dY, dX1);
+
+        // attention: x1 = x + context·Wp + b
+        // (4) dContext = dX1·Wpᵀ, by head
+        backend.gemm(Gemm.of(rows, dim, dim, false, true), dX1, w.projWeight(), dH);
+        Tensor dContextHeads = tape.allocate(batch, heads, length, headSize);
+        backend.permute(dH.view(batch, length, heads, headSize), new int[]{0, 2, 1, 3}, dContextHeads);
+        Tensor dScores = tape.allocate(batch, heads, length, length);
+        Tensor dQkvHeads = tape.allocate(batch, 3 * heads, length, headSize);
+        for (int b = 0; b < batch; b++) {
+            // (5) dProbs = dContext·Vᵀ, (6) dV = probsᵀ·dContext
+            backend.gemm(heads(heads, length, length, headSize, false, true), dContextHeads.select(b),
+                    part(qkvHeads, b, 2, heads), dScores.select(b));
+            backend.gemm(heads(heads, length, headSize, length, true, false), probs.select(b),
+                    dContextHeads.select(b), part(dQkvHeads, b, 2, heads));
+        }
+        // (7) dScores = scale · probs · (dProbs − Σ probs·dProbs), in place
+        backend.softmaxBackward(probs, dScores, scale, dScores);
+        for (int b = 0; b < batch; b++) {
+            // (8) dQ = dScores·K, (9) dK = dScoresᵀ·Q
+            backend.gemm(heads(heads, length, headSize, length, false, false), dScores.select(b),
+                    part(qkvHeads, b, 1, heads), part(dQkvHeads, b, 0, heads));
+            backend.gemm(heads(heads, length, headSize, length, true, false), dScores.select(b),
+                    part(qkvHeads, b, 0, heads), part(dQkvHeads, b, 1, heads));
+        }
+        // (10) back to rows of q|k|v, (11) dH1 = dQkv·Wattnᵀ, (12) dX = LayerNorm₁ backward of dH1, plus dX1
+        Tensor dQkv = tape.allocate(batch, length, 3 * heads, headSize);
+        backend.permute(dQkvHeads, new int[]{0, 2, 1, 3}, dQkv);
+        backend.gemm(Gemm.of(rows, dim, 3 * dim, false, true), dQkv.view(rows, 3 * dim), w.attnWeight(), dH);
+        backend.layerNormBackward(x, w.ln1Gamma(), mean1, rstd1, dH, dX);
+        backend.add(dX, dX1, dX);
+        tape.workspace().rewind(temporaries);
+    }
+}
