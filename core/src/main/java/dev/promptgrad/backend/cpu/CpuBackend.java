@@ -324,8 +324,8 @@ public final class CpuBackend implements Backend {
                 xf.get(xo + i, v, 0, n);
                 gf.get(go + i, g, 0, n);
                 switch (op) {
-                    case GELU_TANH -> FloatKernels.geluTanhBackward(v, g, g, n);
-                    case SILU -> FloatKernels.siluBackward(v, g, g, n);
+                    case GELU_TANH -> FloatKernels.geluTanhBackward(v, g, n);
+                    case SILU -> FloatKernels.siluBackward(v, g, n);
                     case GELU_ERF -> {
                         for (int j = 0; j < n; j++) {
                             double u = v[j];
@@ -367,7 +367,7 @@ public final class CpuBackend implements Backend {
         int dgo = dGate == null ? 0 : at(dGate), duo = dUp == null ? 0 : at(dUp);
         forElements(gate.size(), 16, (from, to) -> {
             float[] g = FloatKernels.array(0, BLOCK), u = FloatKernels.array(1, BLOCK);
-            float[] d = FloatKernels.array(2, BLOCK), out = FloatKernels.array(3, BLOCK);
+            float[] d = FloatKernels.array(2, BLOCK);
             for (int i = from; i < to; i += BLOCK) {
                 int n = Math.min(BLOCK, to - i);
                 gf.get(go + i, g, 0, n);
@@ -376,8 +376,8 @@ public final class CpuBackend implements Backend {
                     // dGate = dOut · up · silu'(gate)
                     uf.get(uo + i, u, 0, n);
                     for (int j = 0; j < n; j++) u[j] *= d[j];
-                    FloatKernels.siluBackward(g, u, out, n);
-                    dgf.put(dgo + i, out, 0, n);
+                    FloatKernels.siluBackward(g, u, n);
+                    dgf.put(dgo + i, u, 0, n);
                 }
                 if (duf != null) {
                     // dUp = dOut · silu(gate)
@@ -547,11 +547,12 @@ public final class CpuBackend implements Backend {
                     pf.put(po + r * keys, v, 0, keys);
                     continue;
                 }
-                double sum = 0;
-                for (int j = 0; j < visibleEnd; j++) {
-                    float e = mf == null || mask[j] != 0f ? FloatKernels.exp(v[j] - max) : 0f;
-                    v[j] = e;
-                    sum += e;
+                if (mf != null) {
+                    for (int j = 0; j < visibleEnd; j++) if (mask[j] == 0f) v[j] = max - 1000;   // e^-88 after clamping
+                }
+                double sum = FloatKernels.shiftedExp(v, max, visibleEnd);
+                if (mf != null) {
+                    for (int j = 0; j < visibleEnd; j++) if (mask[j] == 0f) v[j] = 0f;
                 }
                 float inverse = (float) (1 / sum);
                 for (int j = 0; j < visibleEnd; j++) v[j] *= inverse;
@@ -686,14 +687,8 @@ public final class CpuBackend implements Backend {
                 }
                 lf.get(lo + r * vocab, v, 0, vocab);
                 float targetLogit = v[target];
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < vocab; j++) max = Math.max(max, v[j]);
-                double sum = 0;
-                for (int j = 0; j < vocab; j++) {
-                    float e = FloatKernels.exp(v[j] - max);
-                    v[j] = e;
-                    sum += e;
-                }
+                float max = FloatKernels.max(v, vocab);
+                double sum = FloatKernels.shiftedExp(v, max, vocab);
                 // PyTorch: F.cross_entropy(logits, targets, ignore_index=-100, reduction='sum')
                 losses[r] = max + Math.log(sum) - targetLogit;
                 if (df != null) {
