@@ -11,7 +11,6 @@ import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.model.LlamaConfig;
 import dev.promptgrad.model.RandomModels;
 import dev.promptgrad.model.TokenBatch;
-import dev.promptgrad.ops.CrossEntropy;
 import dev.promptgrad.prompt.PromptTuningStep;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
@@ -204,15 +203,7 @@ final class BenchStepCommand implements Callable<Integer> {
 
     /** Random ids, no padding; labels on every token or on the last K of each sequence. */
     private TokenBatch newBatch() {
-        SplittableRandom random = new SplittableRandom(seed + 1);
-        int firstLabelled = tokens - lastLabelled();
-        int[] ids = new int[batch * tokens];
-        int[] labels = new int[batch * tokens];
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = random.nextInt(vocab);
-            labels[i] = i % tokens >= firstLabelled ? ids[i] : CrossEntropy.IGNORE;
-        }
-        return new TokenBatch(batch, tokens, ids, null, labels);
+        return RandomModels.batch(batch, tokens, vocab, lastLabelled(), seed + 1);
     }
 
     /** Rows scored by the loss: every labelled token, the first one predicted from the prompt's last row. */

@@ -1,6 +1,7 @@
 package dev.promptgrad.model;
 
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.ops.CrossEntropy;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Weights;
 
@@ -46,6 +47,24 @@ public final class RandomModels {
             throw e;
         }
         return new Llama("random " + config.modelType(), config, weights);
+    }
+
+    /**
+     * {@code size} sequences of {@code tokens} random ids below {@code vocab}, unpadded, labelled (with their own
+     * ids, as for style tuning) on their last {@code labelled} tokens and -100 before.
+     */
+    public static TokenBatch batch(int size, int tokens, int vocab, int labelled, long seed) {
+        if (labelled < 1 || labelled > tokens) {
+            throw new IllegalArgumentException("cannot label the last " + labelled + " of " + tokens + " tokens");
+        }
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] ids = new int[size * tokens];
+        int[] labels = new int[size * tokens];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = random.nextInt(vocab);
+            labels[i] = i % tokens >= tokens - labelled ? ids[i] : CrossEntropy.IGNORE;
+        }
+        return new TokenBatch(size, tokens, ids, null, labels);
     }
 
     private static void fill(Weights weights, List<WeightSpec> specs, long seed) {
