@@ -18,17 +18,19 @@ final class ProtobufReader {
     private final byte[] bytes;
     private final String source;
     private int position;
-    private final int limit;   // one past the last byte of this message
+    private final int limit;          // one past the last byte of this message
+    private final boolean nested;     // inside a length-delimited field (for messages: "message", not "input")
 
     ProtobufReader(byte[] bytes, String source) {
-        this(bytes, source, 0, bytes.length);
+        this(bytes, source, 0, bytes.length, false);
     }
 
-    private ProtobufReader(byte[] bytes, String source, int position, int limit) {
+    private ProtobufReader(byte[] bytes, String source, int position, int limit, boolean nested) {
         this.bytes = bytes;
         this.source = source;
         this.position = position;
         this.limit = limit;
+        this.nested = nested;
     }
 
     boolean hasMore() {
@@ -66,7 +68,7 @@ final class ProtobufReader {
         long value = 0;
         for (int shift = 0; shift < 64; shift += 7) {
             if (position >= limit) {
-                throw error(start, "truncated varint: the " + (limit == bytes.length ? "input" : "message")
+                throw error(start, "truncated varint: the " + (nested ? "message" : "input")
                         + " ends after " + (position - start) + " of its bytes");
             }
             int b = bytes[position++] & 0xFF;
@@ -107,7 +109,7 @@ final class ProtobufReader {
         long length = readVarint();
         if (length < 0 || length > limit - position) {
             throw error(at, "length-delimited field declares " + Long.toUnsignedString(length) + " bytes but only "
-                    + (limit - position) + " remain in the " + (limit == bytes.length ? "input" : "enclosing message"));
+                    + (limit - position) + " remain in the " + (nested ? "enclosing message" : "input"));
         }
         return (int) length;
     }
@@ -115,7 +117,7 @@ final class ProtobufReader {
     /** A sub-reader over the next length-delimited field; this reader moves past it. */
     ProtobufReader readMessage() {
         int length = readLength();
-        ProtobufReader inner = new ProtobufReader(bytes, source, position, position + length);
+        ProtobufReader inner = new ProtobufReader(bytes, source, position, position + length, true);
         position += length;
         return inner;
     }
