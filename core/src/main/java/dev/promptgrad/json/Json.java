@@ -9,20 +9,23 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads JSON text (RFC 8259, strictly) into plain Java values: an object becomes a {@code LinkedHashMap<String,
- * Object>} in document order, an array an {@code ArrayList<Object>}, a string a String, true/false a Boolean,
- * null a Java null, and a number a {@link Long} when it has no fraction or exponent and fits in 64 bits, else a
- * {@link Double} (so integers beyond 64 bits lose precision, and numbers beyond the double range are an
- * error). Duplicate keys, unpaired surrogates, invalid UTF-8, a byte order mark and anything after the value
- * are errors; {@link JsonLimits} bound depth and size. Every error is a {@link JsonException} naming the source,
- * line, column and what was expected. Writing is {@link JsonWriter}; typed access is {@link JsonObject}.
+ * Reads JSON text strictly by RFC 8259 into plain Java values (see {@link #parse(String, String, JsonLimits)}),
+ * within {@link JsonLimits}, with every error a {@link JsonException} naming the source, line, column and what
+ * was expected. No comments, trailing commas, NaN, duplicate keys, invalid UTF-8 or byte order marks. Writing is
+ * {@link JsonWriter}; typed access is {@link JsonObject}.
  */
 public final class Json {
 
     private Json() {
     }
 
-    /** Parses text that is already decoded; {@code source} names it in errors. */
+    /**
+     * Parses text that is already decoded; {@code source} names it in errors. An object becomes a
+     * {@code LinkedHashMap<String, Object>} in document order, an array an {@code ArrayList<Object>}, true/false a
+     * Boolean, null a Java null, and a number a {@link Long} when it has no fraction or exponent and fits in 64
+     * bits, else a {@link Double} (so larger integers lose precision; numbers beyond the double range are errors).
+     * Unpaired surrogates, in escapes or raw, are errors.
+     */
     public static Object parse(String text, String source, JsonLimits limits) {
         return new JsonParser(text, source, limits).parseDocument();
     }

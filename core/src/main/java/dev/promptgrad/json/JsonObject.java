@@ -8,12 +8,10 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * A typed, read-only view of one parsed JSON object for the readers of configuration files: each accessor
- * checks the value's type and range and, when they are wrong, throws a {@link JsonException} that names the
- * file and the key's path ({@code config.json: key 'rope_scaling.factor' must be a number, but is a string
- * "2"}). The {@code require*} methods treat a missing key and a JSON null alike as an error; the
- * {@code *Or} and {@code optional*} methods treat both as absent. It does not copy the map or validate it as a
- * whole.
+ * A typed, read-only view of one parsed JSON object for readers of configuration files: each accessor checks
+ * the value's type and range and otherwise throws a {@link JsonException} naming the file and the key's path
+ * ({@code config.json: key 'rope_scaling.factor' must be a number, but is a string "2"}). {@code require*}
+ * refuses a missing key or JSON null; {@code *Or} and {@code optional*} treat both as absent. It copies nothing.
  */
 public final class JsonObject {
     private final Map<String, Object> map;
@@ -35,7 +33,7 @@ public final class JsonObject {
     @SuppressWarnings("unchecked")
     public static JsonObject of(Object value, String source, String path) {
         if (!(value instanceof Map)) {
-            String where = path.isEmpty() ? "the top-level value" : "'" + path + "'";
+            String where = path.isEmpty() ? "the top-level value" : "key '" + path + "'";
             throw new JsonException(source, where + " must be an object, but is " + Json.describe(value));
         }
         return new JsonObject((Map<String, Object>) value, source, path);

@@ -8,27 +8,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes plain Java values as JSON text that matches Python's {@code json.dumps} byte for byte where it
- * matters for files other tools read (PEFT's adapter_config.json is {@code json.dumps(sort_keys=True,
- * indent=2)}):
- * <ul>
- * <li>{@link #compact()} is {@code json.dumps(v, separators=(",", ":"))} (also serde_json's output);
- *     {@link #pretty()} is {@code json.dumps(v, indent=2)}: one element per line with a two-space indent,
- *     {@code ","} at line ends, {@code ": "} after keys, {@code []} and {@code {}} for empty containers, no
- *     trailing newline.</li>
- * <li>{@link #sortKeys} orders object keys by code point, as Python sorts str; otherwise map order is kept.</li>
- * <li>Strings: the short escapes for quote, backslash, newline, return, tab, backspace and form feed, and a
- *     six-character lowercase backslash-u escape for other control characters; with {@link #asciiOnly} (the
- *     default, Python's ensure_ascii=True) also for DEL and every non-ASCII character, as a surrogate pair
- *     above U+FFFF. Without it, those stay raw and
- *     the text must be encoded as UTF-8 ({@link #writeUtf8}).</li>
- * <li>Doubles as Python's repr ({@code 1e-05}, {@code 0.1}, {@code 1e+16}, {@code -0.0}); a Float is widened to
- *     double first, as Python's {@code float(torch_value)} would be. NaN and infinities are refused: they are
- *     not JSON (Python would write NaN/Infinity).</li>
- * </ul>
- * Accepted values: Map with String keys, Collection, String, Boolean, null, Long/Integer/Short/Byte/BigInteger,
- * Double/Float and {@link JsonObject}. Anything else is an {@link IllegalArgumentException} naming its path
- * ({@code $.layers[3]}). Instances are immutable; the option methods return a new writer.
+ * Writes plain Java values as JSON text the way Python's {@code json.dumps} does, so files other tools read
+ * (PEFT's adapter_config.json is {@code json.dumps(sort_keys=True, indent=2)}) come out byte for byte the same:
+ * compact or two-space pretty layout, keys optionally sorted, ensure_ascii escaping or raw UTF-8, doubles as
+ * Python's repr ({@code 1e-05}, not {@code 1.0E-5}). It refuses NaN, infinities and types with no JSON form.
  */
 public final class JsonWriter {
 
@@ -45,27 +28,41 @@ public final class JsonWriter {
         this.asciiOnly = asciiOnly;
     }
 
-    /** No whitespace at all: {@code {"a":[1,2]}}. */
+    /** No whitespace at all, {@code {"a":[1,2]}}: Python's {@code separators=(",", ":")}, also serde_json's output. */
     public static JsonWriter compact() {
         return new JsonWriter(0, false, true);
     }
 
-    /** Python's {@code indent=2} layout. */
+    /**
+     * Python's {@code indent=2} layout: one element per line indented by two spaces, {@code ","} at line ends,
+     * {@code ": "} after keys, {@code []} and {@code {}} for empty containers, no trailing newline.
+     */
     public static JsonWriter pretty() {
         return new JsonWriter(2, false, true);
     }
 
-    /** The same writer with object keys sorted by code point (Python's sort_keys) or in map order. */
+    /** The same writer with object keys sorted by code point (as Python's sort_keys sorts str) or in map order. */
     public JsonWriter sortKeys(boolean sorted) {
         return new JsonWriter(indent, sorted, asciiOnly);
     }
 
-    /** The same writer escaping all non-ASCII characters (true, the default) or leaving them raw (false). */
+    /**
+     * The same writer with or without Python's ensure_ascii (on by default). Either way quote, backslash,
+     * newline, return, tab, backspace and form feed get their short escapes and other control characters a
+     * lowercase backslash-u escape; with it, DEL and every non-ASCII character are escaped too (as a surrogate
+     * pair above U+FFFF); without it they stay raw and the text must be encoded as UTF-8 ({@link #writeUtf8}).
+     */
     public JsonWriter asciiOnly(boolean escapeNonAscii) {
         return new JsonWriter(indent, sortKeys, escapeNonAscii);
     }
 
-    /** The JSON text of {@code value}. */
+    /**
+     * The JSON text of {@code value}: a Map with String keys (or a {@link JsonObject}), a Collection, String,
+     * Boolean, null, Long/Integer/Short/Byte/BigInteger, or Double/Float (a Float is widened to double first,
+     * as Python's {@code float(tensor_value)} would be).
+     *
+     * @throws IllegalArgumentException naming the path ({@code $.layers[3]}) of a value with no JSON form
+     */
     public String write(Object value) {
         StringBuilder out = new StringBuilder();
         writeValue(out, value, 0, "$");

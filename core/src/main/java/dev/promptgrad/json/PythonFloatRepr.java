@@ -5,12 +5,10 @@ import java.math.MathContext;
 import java.math.RoundingMode;
 
 /**
- * Formats a finite double the way Python's {@code repr(float)} (and so {@code json.dumps}) does: the fewest
- * significant digits that read back as the same double, the nearest such when two qualify, written in fixed
- * notation when the decimal exponent is in -4..15 ({@code 0.0001}, {@code 1000000000000000.0}) and otherwise
- * as {@code d.ddde±XX} with at least two exponent digits ({@code 1e-05}, {@code 1e+16}). Java 17's
- * {@link Double#toString} differs in form ({@code 1.0E-5}) and is sometimes not shortest, so it is not used.
- * NaN and infinities are the caller's problem: JSON has no form for them.
+ * Formats a finite double as Python's {@code repr(float)}: the fewest digits that read back as the same double
+ * (the nearest such), in fixed notation for decimal exponents -4..15 ({@code 0.0001}, {@code 1000000000000000.0})
+ * and else as {@code d.ddde±XX} ({@code 1e-05}, {@code 1e+16}). Java 17's {@link Double#toString} differs in
+ * form ({@code 1.0E-5}) and is sometimes not shortest, so it is not used. It has no form for NaN or infinity.
  */
 final class PythonFloatRepr {
 

@@ -25,26 +25,10 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * One safetensors file, opened read-only: an 8-byte little-endian header length N, N bytes of JSON header
- * ({@code {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}}), then
- * the data region, to which the offsets are relative. Opening validates the whole header before anything is
- * read or allocated beyond it, and enforces the rules of the reference implementation (huggingface/safetensors,
- * {@code Metadata::validate}):
- * <ul>
- * <li>N ≤ 100,000,000 and N ≤ file length − 8; the header is strict JSON (see {@link Json}), an object, with no
- *     duplicate keys; {@code __metadata__}, if present, maps strings to strings;</li>
- * <li>each tensor has a known dtype, a shape of non-negative integers whose element and byte counts fit in 64
- *     bits, and {@code data_offsets} of two non-negative integers with begin ≤ end, end − begin equal to
- *     numel × dtype size, and end within the data region (other keys in a tensor entry are ignored, as the
- *     reference does);</li>
- * <li>sorted by offset, the tensors tile the data region exactly: no two overlap, no byte between them belongs
- *     to no tensor, and the last one ends where the file ends. The reference rejects holes and trailing bytes
- *     (its {@code InvalidOffset} and {@code MetadataIncompleteBuffer}); so does this.</li>
- * </ul>
- * Tensor data is memory-mapped when read (FileChannel.map, one window of at most 1 GiB at a time, so files and
- * tensors beyond 2 GiB work) and copied into Java arrays; nothing stays mapped between reads. Java 17 has no
- * public unmap, so a window's address space is returned when the garbage collector drops it. It is safe to
- * read from several threads.
+ * One safetensors file, opened read-only and validated whole (header and layout, see {@link #open}) before any
+ * tensor is read. Tensor data is memory-mapped when read, at most 1 GiB at a time so files and tensors beyond
+ * 2 GiB work, and copied into Java arrays; nothing stays mapped between reads (Java 17 has no public unmap, so
+ * the garbage collector returns a window's address space). Safe to read from several threads.
  */
 public final class SafetensorsFile implements TensorSource {
 
@@ -116,7 +100,22 @@ public final class SafetensorsFile implements TensorSource {
     }
 
     /**
-     * Opens and validates a safetensors file.
+     * Opens and validates a safetensors file: an 8-byte little-endian header length N, N bytes of JSON header
+     * ({@code {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}}), then
+     * the data region, to which the offsets are relative. The rules are the reference implementation's
+     * (huggingface/safetensors, {@code Metadata::validate}), all checked before anything beyond the header is
+     * read or allocated:
+     * <ul>
+     * <li>N ≤ 100,000,000 and N ≤ file length − 8; the header is strict JSON (see {@link Json}), an object,
+     *     with no duplicate keys; {@code __metadata__}, if present, maps strings to strings;</li>
+     * <li>each tensor has a known dtype, a shape of non-negative integers whose element and byte counts fit in
+     *     64 bits, and {@code data_offsets} of two non-negative integers with begin ≤ end, end − begin equal to
+     *     numel × dtype size, and end within the data region (other keys in a tensor entry are ignored, as the
+     *     reference ignores them);</li>
+     * <li>sorted by offset, the tensors tile the data region exactly: none overlap, no byte between them belongs
+     *     to no tensor, and the last one ends where the file ends (the reference's {@code InvalidOffset} and
+     *     {@code MetadataIncompleteBuffer}: the spec requires the buffer to be entirely indexed, without holes).</li>
+     * </ul>
      *
      * @throws SafetensorsException naming the file and the first problem found
      */

@@ -16,14 +16,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Builds a safetensors file from float32 arrays (stored as F32, F16 or BF16) and long arrays (stored as I64),
- * plus string {@code __metadata__}. The header is compact JSON with {@code __metadata__} first (left out when
- * no metadata was given) and then the tensors in the order they were added, each as {@code {"dtype", "shape",
- * "data_offsets"}}, non-ASCII characters raw in UTF-8 as serde_json writes them; it is padded with spaces to a
- * multiple of 8 bytes, as the reference writer does, so the data region starts 8-aligned. The reference writer
- * instead orders tensors by decreasing alignment and then name; readers do not depend on the order, and a
- * single tensor gives the same bytes either way. {@link #write} replaces the target atomically. Values are
- * copied when added; the writer holds them until it is dropped.
+ * Builds a safetensors file from float32 arrays (stored as F32, F16 or BF16) and long arrays (stored as I64)
+ * plus string {@code __metadata__}, and writes it atomically (see {@link #write}); {@link #header} documents
+ * the layout. Values are copied when added. It does not stream: everything added is held until written.
  */
 public final class SafetensorsWriter {
 
@@ -85,7 +80,14 @@ public final class SafetensorsWriter {
         return this;
     }
 
-    /** The header JSON, padded with spaces to a multiple of 8 bytes, as it will be written after the length. */
+    /**
+     * The header as it will follow the 8-byte length: compact JSON with {@code __metadata__} first (left out
+     * when no metadata was given) and then the tensors in the order they were added, each
+     * {@code {"dtype", "shape", "data_offsets"}}, non-ASCII characters raw in UTF-8 as serde_json writes them,
+     * padded with spaces to a multiple of 8 bytes as the reference writer pads it, so the data starts 8-aligned.
+     * The reference writer orders tensors by decreasing alignment, then name; readers do not depend on the
+     * order, and a file of one tensor comes out the same either way.
+     */
     public byte[] header() {
         Map<String, Object> header = new LinkedHashMap<>();
         if (!metadata.isEmpty()) header.put("__metadata__", metadata);

@@ -76,7 +76,7 @@ class JsonObjectTest {
                 error(() -> c.requireBoolean("n_layer")));
         assertEquals("config.json: key 'names[1]' must be a string, but is a number 1",
                 error(() -> c.requireStrings("names")));
-        assertEquals("config.json: 'ids' must be an object, but is an array", error(() -> c.requireObject("ids")));
+        assertEquals("config.json: key 'ids' must be an object, but is an array", error(() -> c.requireObject("ids")));
         assertEquals("config.json: key 'long_text' must be true or false, but is a string \"" + "x".repeat(37)
                 + "...\"", error(() -> c.requireBoolean("long_text")));
         assertEquals("config.json: key 'model_type' must be one of gpt2, llama",

@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -162,21 +163,26 @@ class SafetensorsFileTest {
     }
 
     @Test
-    void readErrorsNameTheTensor() {
+    void readErrorsNameTheTensor() throws Exception {
         Path file = dir.resolve("m.safetensors");
         new SafetensorsWriter().addLongs("ids", new long[] {1}, 1).add("w", new float[] {1}, 1).write(file);
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            assertEquals(file + ": tensor 'ids' is I64; only F32, F16 and BF16 tensors can be read as float32",
-                    assertThrows(SafetensorsException.class, () -> f.readFloats("ids")).getMessage());
-            assertEquals(file + ": tensor 'w' is F32; only integer and BOOL tensors can be read as longs",
-                    assertThrows(SafetensorsException.class, () -> f.readLongs("w")).getMessage());
-            assertEquals(file + ": no tensor named 'wte'; it has 2 tensors: ids, w",
-                    assertThrows(SafetensorsException.class, () -> f.readFloats("wte")).getMessage());
-            assertFalse(f.contains("wte"));
-            f.close();
-            assertEquals(file + ": the file is closed",
-                    assertThrows(IllegalStateException.class, () -> f.readFloats("w")).getMessage());
-        }
+        SafetensorsFile f = SafetensorsFile.open(file);
+        assertEquals(file + ": tensor 'ids' is I64; only F32, F16 and BF16 tensors can be read as float32",
+                assertThrows(SafetensorsException.class, () -> f.readFloats("ids")).getMessage());
+        assertEquals(file + ": tensor 'w' is F32; only integer and BOOL tensors can be read as longs",
+                assertThrows(SafetensorsException.class, () -> f.readLongs("w")).getMessage());
+        assertEquals(file + ": no tensor named 'wte'; it has 2 tensors: ids, w",
+                assertThrows(SafetensorsException.class, () -> f.readFloats("wte")).getMessage());
+        assertFalse(f.contains("wte"));
+
+        long size = Files.size(file);
+        Files.write(file, new byte[] {0}, StandardOpenOption.APPEND);
+        assertEquals(file + ": the file changed size since it was opened (" + size + " bytes, now " + (size + 1)
+                + "); open it again", assertThrows(SafetensorsException.class, () -> f.readFloats("w")).getMessage());
+
+        f.close();
+        assertEquals(file + ": the file is closed",
+                assertThrows(IllegalStateException.class, () -> f.readFloats("w")).getMessage());
     }
 
     @Test

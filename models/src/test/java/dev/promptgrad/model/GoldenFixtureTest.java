@@ -1,0 +1,163 @@
+package dev.promptgrad.model;
+
+import dev.promptgrad.autograd.Tape;
+import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.Backend;
+import dev.promptgrad.checkpoint.HuggingFaceCheckpoint;
+import dev.promptgrad.json.JsonObject;
+import dev.promptgrad.optim.Adam;
+import dev.promptgrad.optim.Parameter;
+import dev.promptgrad.tensor.Scope;
+import dev.promptgrad.tensor.Tensor;
+import dev.promptgrad.tensor.Workspace;
+import dev.promptgrad.testing.Compare;
+import dev.promptgrad.testing.TestBackends;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The three PyTorch golden fixtures (gpt2-tiny, llama-tiny, llama-tiny-gqa; tools/README.md) loaded from
+ * their Hugging Face folders and run with the fixture's soft prompt: the derived model mask and labels,
+ * logits, every hidden state, the loss, dLoss/dPrompt and a 10-step AdamW trajectory, on each backend.
+ */
+class GoldenFixtureTest {
+
+    private static final List<GoldenFixture> FIXTURES = GoldenFixture.NAMES.stream().map(GoldenFixture::load).toList();
+
+    static Stream<Arguments> cases() {
+        return TestBackends.all().flatMap(b -> FIXTURES.stream().map(f -> Arguments.of(f, b)));
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void modelMaskAndLabelsArePeftPrefixed(GoldenFixture fixture, TestBackends.Named backend) {
+        TokenBatch batch = fixture.batch();
+        int p = fixture.promptLength();
+        assertArrayEquals(fixture.matrix("model_attention_mask"), batch.modelAttentionMask(p));
+        assertArrayEquals(fixture.matrix("model_labels"), batch.modelLabels(p));
+        int scored = 0;
+        for (int target : batch.nextTokenTargets(p)) if (target != -100) scored++;
+        assertEquals(fixture.json().requireInt("labelled_tokens"), scored);
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void logitsAndHiddenStatesMatchPyTorch(GoldenFixture fixture, TestBackends.Named named) {
+        try (Backend backend = named.open();
+             LanguageModel model = HuggingFaceCheckpoint.load(fixture.folder(), backend);
+             Workspace workspace = new Workspace(backend, "golden");
+             Scope scope = new Scope(backend, "prompt")) {
+            Tape tape = new Tape(backend, workspace);
+            Variable prompt = tape.constant(promptTensor(fixture, scope, model.dim()), "prompt");
+            Capture capture = new Capture(backend);
+            Variable logits = model.logits(tape, fixture.batch(), prompt, capture);
+            assertArrayEquals(new int[] {3, 12, model.vocabSize()}, logits.shape());
+            Compare.assertClose(fixture.tensor("logits"), backend.download(logits.value()), 1e-5, fixture + " logits");
+            assertEquals(model.layers() + 1, capture.blocks.size());
+            for (int l = 0; l <= model.layers(); l++) {
+                Compare.assertClose(fixture.slice("hidden_states", l), capture.blocks.get(l), 1e-5,
+                        fixture + " hidden state " + l);
+            }
+            Compare.assertClose(fixture.tensor("final_hidden"), capture.finalNorm, 1e-5, fixture + " final norm");
+            assertEquals(0, tape.recordedOps(), "a constant prompt records nothing");
+        }
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void lossAndPromptGradientMatchPyTorch(GoldenFixture fixture, TestBackends.Named named) {
+        try (Backend backend = named.open();
+             LanguageModel model = HuggingFaceCheckpoint.load(fixture.folder(), backend);
+             Workspace workspace = new Workspace(backend, "golden");
+             Scope scope = new Scope(backend, "prompt")) {
+            Tape tape = new Tape(backend, workspace);
+            Variable prompt = tape.parameter(promptTensor(fixture, scope, model.dim()), "prompt");
+            Variable loss = model.loss(tape, fixture.batch(), prompt);
+            double expected = fixture.json().requireDouble("loss");
+            double actual = backend.downloadDouble(loss.value())[0];
+            assertEquals(expected, actual, 1e-6 * Math.abs(expected), fixture + " loss");
+            assertEquals(fixture.tensor("loss")[0], (float) expected, "golden.json and golden.safetensors agree");
+            Tensor dPrompt = tape.backward(loss).of(prompt);
+            Compare.assertClose(fixture.tensor("prompt_grad"), backend.download(dPrompt), 1e-5,
+                    fixture + " dLoss/dPrompt");
+        }
+    }
+
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void adamWTrajectoryMatchesPyTorch(GoldenFixture fixture, TestBackends.Named named) {
+        JsonObject optimizer = fixture.json().requireObject("optimizer");
+        assertEquals("AdamW", optimizer.requireString("name"));
+        double[] betas = optimizer.requireDoubles("betas");
+        double lr = optimizer.requireDouble("lr");
+        int steps = optimizer.requireInt("steps");
+        float[] expectedLosses = fixture.tensor("trajectory_losses");
+        assertEquals(steps, expectedLosses.length);
+        try (Backend backend = named.open();
+             LanguageModel model = HuggingFaceCheckpoint.load(fixture.folder(), backend);
+             Workspace workspace = new Workspace(backend, "golden");
+             Scope scope = new Scope(backend, "prompt")) {
+            Tensor promptValues = promptTensor(fixture, scope, model.dim());
+            float[] values = backend.download(promptValues);
+            Adam adam = new Adam(List.of(Parameter.of("prompt_embeddings", promptValues.shape())),
+                    new Adam.Settings(betas[0], betas[1], optimizer.requireDouble("eps"),
+                            optimizer.requireDouble("weight_decay"), Adam.WeightDecay.DECOUPLED));
+            Tape tape = new Tape(backend, workspace);
+            TokenBatch batch = fixture.batch();
+            for (int s = 0; s < steps; s++) {
+                tape.reset();
+                backend.upload(values, promptValues);
+                Variable prompt = tape.parameter(promptValues, "prompt");
+                Variable loss = model.loss(tape, batch, prompt);
+                float[] grad = backend.download(tape.backward(loss).of(prompt));
+                double lossValue = backend.downloadDouble(loss.value())[0];
+                assertEquals(expectedLosses[s], lossValue, 1e-4 * Math.abs(expectedLosses[s]),
+                        fixture + " loss before step " + s);
+                adam.step(values, grad, lr);
+                float[] expected = fixture.slice("trajectory_prompts", s);
+                double worst = 0;
+                for (int i = 0; i < values.length; i++) worst = Math.max(worst, Math.abs(values[i] - expected[i]));
+                assertTrue(worst <= 1e-4, fixture + " prompt after step " + s + " is off by " + worst);
+            }
+            float[] initial = fixture.tensor("prompt");
+            double moved = 0;
+            for (int i = 0; i < values.length; i++) moved = Math.max(moved, Math.abs(values[i] - initial[i]));
+            assertTrue(moved > 1e-2, "ten steps at lr " + lr + " must move the prompt; it moved " + moved);
+        }
+    }
+
+    private static Tensor promptTensor(GoldenFixture fixture, Scope scope, int dim) {
+        return scope.of(fixture.tensor("prompt"), fixture.promptLength(), dim);
+    }
+
+    /** Downloads every hidden state the model shows it. */
+    private static final class Capture implements HiddenStateHook {
+        private final Backend backend;
+        final List<float[]> blocks = new ArrayList<>();
+        float[] finalNorm;
+
+        Capture(Backend backend) {
+            this.backend = backend;
+        }
+
+        @Override
+        public void block(int index, Tensor hidden) {
+            assertEquals(blocks.size(), index, "blocks arrive in order");
+            blocks.add(backend.download(hidden));
+        }
+
+        @Override
+        public void finalNorm(Tensor hidden) {
+            finalNorm = backend.download(hidden);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.promptgrad.model;
+
+import dev.promptgrad.backend.RopeLayout;
+import dev.promptgrad.backend.UnaryOp;
+import dev.promptgrad.json.Json;
+import dev.promptgrad.json.JsonException;
+import dev.promptgrad.json.JsonLimits;
+import dev.promptgrad.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import static dev.promptgrad.testing.Messages.assertMentions;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Reading Hugging Face config.json files into {@link Gpt2Config} and {@link LlamaConfig}: defaults, the
+ * Llama-family variants (mistral's sliding window, qwen2's biases) and every refusal with its message.
+ */
+class ModelConfigTest {
+
+    private static final String LLAMA = "\"hidden_size\": 64, \"intermediate_size\": 172, \"num_hidden_layers\": 5,"
+            + " \"num_attention_heads\": 8, \"vocab_size\": 512";
+
+    @Test
+    void llamaDefaults() {
+        LlamaConfig c = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA + "}"));
+        assertEquals(8, c.kvHeads());
+        assertEquals(8, c.headSize());
+        assertEquals(1e-6, c.rmsNormEps());
+        assertEquals(10000.0, c.ropeTheta());
+        assertEquals(2048, c.contextLength());
+        assertEquals(RopeLayout.ROTATE_HALF, c.ropeLayout());
+        assertFalse(c.tiedHead() || c.qkvBias() || c.outputBias() || c.mlpBias());
+    }
+
+    @Test
+    void llamaBiasesFollowTheirFlags() {
+        LlamaConfig c = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"attention_bias\": true, \"mlp_bias\": true, \"num_key_value_heads\": 2, \"head_dim\": 16}"));
+        assertTrue(c.qkvBias() && c.outputBias() && c.mlpBias());
+        assertEquals(2, c.kvHeads());
+        assertEquals(16, c.headSize());
+        assertEquals(32, c.kvWidth());
+    }
+
+    @Test
+    void qwen2HasQkvBiasesOnly() {
+        LlamaConfig c = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"qwen2\", " + LLAMA
+                + ", \"use_sliding_window\": false, \"sliding_window\": 16, \"max_position_embeddings\": 256}"));
+        assertTrue(c.qkvBias());
+        assertFalse(c.outputBias() || c.mlpBias());
+        assertEquals(256, c.contextLength(), "qwen2 ignores sliding_window unless use_sliding_window is true");
+    }
+
+    @Test
+    void slidingWindowCapsTheContext() {
+        LlamaConfig mistral = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"mistral\", " + LLAMA
+                + ", \"sliding_window\": 128, \"max_position_embeddings\": 1024}"));
+        assertEquals(128, mistral.contextLength());
+        LlamaConfig noWindow = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"mistral\", " + LLAMA
+                + ", \"sliding_window\": null, \"max_position_embeddings\": 1024}"));
+        assertEquals(1024, noWindow.contextLength());
+        LlamaConfig qwen = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"qwen2\", " + LLAMA
+                + ", \"use_sliding_window\": true, \"sliding_window\": 100, \"max_position_embeddings\": 1024}"));
+        assertEquals(100, qwen.contextLength());
+    }
+
+    @Test
+    void llamaRefusals() {
+        JsonException scaling = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+                "{\"model_type\": \"llama\", " + LLAMA
+                        + ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}}")));
+        assertMentions(scaling, "key 'rope_scaling' is set (type llama3); RoPE scaling is not supported");
+        JsonException act = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+                "{\"model_type\": \"llama\", " + LLAMA + ", \"hidden_act\": \"gelu\"}")));
+        assertMentions(act, "key 'hidden_act' is \"gelu\"; only silu");
+        JsonException missing = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+                "{\"model_type\": \"llama\", \"hidden_size\": 64}")));
+        assertMentions(missing, "config.json", "missing required key 'num_attention_heads'");
+        IllegalArgumentException groups = assertThrows(IllegalArgumentException.class,
+                () -> LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                        + ", \"num_key_value_heads\": 3}")));
+        assertMentions(groups, "8 attention heads cannot be shared by 3 key/value heads");
+    }
+
+    @Test
+    void gpt2DefaultsAndActivations() {
+        String sizes = "\"vocab_size\": 61, \"n_positions\": 32, \"n_embd\": 16, \"n_layer\": 2, \"n_head\": 4";
+        Gpt2Config c = Gpt2Config.fromHuggingFace(json("{\"model_type\": \"gpt2\", " + sizes + ", \"n_inner\": null}"));
+        assertEquals(64, c.hidden());
+        assertEquals(1e-5, c.layerNormEps());
+        assertEquals(UnaryOp.GELU_TANH, c.activation());
+        assertTrue(c.tiedHead());
+        assertEquals(4, c.headSize());
+        Gpt2Config erf = Gpt2Config.fromHuggingFace(json("{" + sizes + ", \"activation_function\": \"gelu\"}"));
+        assertEquals(UnaryOp.GELU_ERF, erf.activation());
+        JsonException relu = assertThrows(JsonException.class, () -> Gpt2Config.fromHuggingFace(json(
+                "{" + sizes + ", \"activation_function\": \"relu\"}")));
+        assertMentions(relu, "key 'activation_function' is \"relu\"; supported:");
+        JsonException scaled = assertThrows(JsonException.class, () -> Gpt2Config.fromHuggingFace(json(
+                "{" + sizes + ", \"scale_attn_by_inverse_layer_idx\": true}")));
+        assertMentions(scaled, "scale_attn_by_inverse_layer_idx");
+        IllegalArgumentException heads = assertThrows(IllegalArgumentException.class,
+                () -> Gpt2Config.fromHuggingFace(json("{\"vocab_size\": 61, \"n_positions\": 32, \"n_embd\": 18,"
+                        + " \"n_layer\": 2, \"n_head\": 4}")));
+        assertMentions(heads, "n_embd 18 is not divisible by n_head 4");
+    }
+
+    private static JsonObject json(String text) {
+        return JsonObject.of(Json.parse(text, "config.json", JsonLimits.upTo(1 << 16)), "config.json");
+    }
+}
