@@ -4,8 +4,7 @@ import dev.promptgrad.autograd.Gradients;
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.Backend;
-import dev.promptgrad.backend.ReferenceBackend;
-import dev.promptgrad.backend.cpu.CpuBackend;
+import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.json.Json;
 import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.json.JsonObject;
@@ -13,20 +12,21 @@ import dev.promptgrad.safetensors.SafetensorsFile;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Workspace;
+import dev.promptgrad.testing.Fixtures;
+import dev.promptgrad.testing.TestBackends;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Objects;
 import java.util.stream.Stream;
 
+import static dev.promptgrad.testing.Compare.assertClose;
+import static dev.promptgrad.testing.Messages.assertMentions;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The tiny random BERT of tools/bert_fixtures.py against PyTorch: last hidden states, mean-pooled and normalised
@@ -38,15 +38,11 @@ class BertGoldenTest {
     static final double TOLERANCE = 1e-5;
 
     static Path fixture() {
-        try {
-            return Path.of(Objects.requireNonNull(BertGoldenTest.class.getResource("/fixtures/bert-tiny")).toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Fixtures.folder("bert-tiny");
     }
 
-    static Stream<Backend> backends() {
-        return Stream.of(new ReferenceBackend(), new CpuBackend());
+    static Stream<TestBackends.Named> backends() {
+        return TestBackends.all();
     }
 
     static EncoderBatch goldenBatch(JsonObject golden) {
@@ -64,20 +60,10 @@ class BertGoldenTest {
         return rows.stream().flatMap(r -> ((List<?>) r).stream()).mapToInt(v -> Math.toIntExact((Long) v)).toArray();
     }
 
-    /** max |actual − expected| / max |expected|. */
-    static void assertClose(float[] expected, float[] actual, double tolerance, String what) {
-        assertEquals(expected.length, actual.length, what + ": sizes");
-        double worst = 0, scale = 0;
-        for (int i = 0; i < expected.length; i++) {
-            worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-            scale = Math.max(scale, Math.abs(expected[i]));
-        }
-        assertTrue(worst <= tolerance * scale, what + ": max error " + worst + " against scale " + scale);
-    }
-
     @ParameterizedTest
     @MethodSource("backends")
-    void hiddenStatesAndEmbeddingsMatchTorch(Backend backend) {
+    void hiddenStatesAndEmbeddingsMatchTorch(TestBackends.Named named) {
+        Backend backend = named.open();
         JsonObject golden = goldenJson();
         EncoderBatch batch = goldenBatch(golden);
         try (SafetensorsFile expected = SafetensorsFile.open(fixture().resolve("golden.safetensors"));
@@ -87,7 +73,7 @@ class BertGoldenTest {
              Workspace workspace = new Workspace(backend, "bert golden")) {
             assertEquals(Pooling.MEAN_NORMALIZED, folder.pooling(), "modules.json: mean pooling then Normalize");
             assertEquals(folder.config(), new BertConfig(50, 16, 2, 4, 40, 24, 2, 1e-12,
-                    dev.promptgrad.backend.UnaryOp.GELU_ERF));
+                    UnaryOp.GELU_ERF));
             Tape tape = new Tape(backend, workspace);
             BertModel.Encoding encoding = folder.forward(tape, batch);
             assertClose(expected.readFloats("hidden"), backend.download(encoding.hidden().value()), TOLERANCE, "hidden");
@@ -115,7 +101,8 @@ class BertGoldenTest {
 
     @ParameterizedTest
     @MethodSource("backends")
-    void promptBeforeAndAfterClsMatchTorch(Backend backend) {
+    void promptBeforeAndAfterClsMatchTorch(TestBackends.Named named) {
+        Backend backend = named.open();
         JsonObject golden = goldenJson();
         EncoderBatch batch = goldenBatch(golden);
         try (SafetensorsFile expected = SafetensorsFile.open(fixture().resolve("golden.safetensors"));
@@ -192,7 +179,8 @@ class BertGoldenTest {
 
     @ParameterizedTest
     @MethodSource("backends")
-    void clsPoolingAndPositionBound(Backend backend) {
+    void clsPoolingAndPositionBound(TestBackends.Named named) {
+        Backend backend = named.open();
         EncoderBatch batch = goldenBatch(goldenJson());
         try (BertModel cls = BertModel.load(fixture(), backend, new Pooling(Pooling.Mode.CLS, false));
              BertModel sqrtLen = BertModel.load(fixture(), backend, new Pooling(Pooling.Mode.MEAN_SQRT_LEN, false));
@@ -221,10 +209,10 @@ class BertGoldenTest {
             backend.fill(tooLong.value(), 0.1);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cls.forward(tape, batch, tooLong, PromptPlacement.AFTER_CLS));
-            assertTrue(e.getMessage().contains("18 prompt rows and 7 tokens make 25 positions, more than the 24"),
-                    e.getMessage());
+            assertMentions(e, "18 prompt rows and 7 tokens make 25 positions, more than the 24");
             Variable wrongWidth = tape.parameter(scope.allocate(2, 8), "prompt");
-            assertThrows(IllegalArgumentException.class, () -> cls.forward(tape, batch, wrongWidth, PromptPlacement.BEFORE_CLS));
+            assertMentions(assertThrows(IllegalArgumentException.class,
+                    () -> cls.forward(tape, batch, wrongWidth, PromptPlacement.BEFORE_CLS)), "must be [P, 16]");
         }
         backend.close();
     }
