@@ -29,7 +29,8 @@ public record BertConfig(int vocabSize, int hiddenSize, int layers, int heads, i
                     heads, intermediateSize, maxPositions, typeVocabSize));
         }
         if (hiddenSize % heads != 0) {
-            throw new IllegalArgumentException("hidden size " + hiddenSize + " does not divide into " + heads + " heads");
+            throw new IllegalArgumentException("hidden size " + hiddenSize + " does not divide into " + heads
+                    + " heads");
         }
         if (!(layerNormEps > 0) || activation == UnaryOp.SILU) {
             throw new IllegalArgumentException("BERT needs a positive layer_norm_eps (got " + layerNormEps

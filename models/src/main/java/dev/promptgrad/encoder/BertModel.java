@@ -103,7 +103,8 @@ public final class BertModel implements AutoCloseable {
                     weights.get(p + "attention.self.key.weight"), weights.get(p + "attention.self.key.bias"),
                     weights.get(p + "attention.self.value.weight"), weights.get(p + "attention.self.value.bias"),
                     weights.get(p + "attention.output.dense.weight"), weights.get(p + "attention.output.dense.bias"),
-                    weights.get(p + "attention.output.LayerNorm.weight"), weights.get(p + "attention.output.LayerNorm.bias"),
+                    weights.get(p + "attention.output.LayerNorm.weight"),
+                    weights.get(p + "attention.output.LayerNorm.bias"),
                     weights.get(p + "intermediate.dense.weight"), weights.get(p + "intermediate.dense.bias"),
                     weights.get(p + "output.dense.weight"), weights.get(p + "output.dense.bias"),
                     weights.get(p + "output.LayerNorm.weight"), weights.get(p + "output.LayerNorm.bias"));
@@ -166,11 +167,12 @@ public final class BertModel implements AutoCloseable {
      */
     public Encoding forward(Tape tape, EncoderBatch batch, Variable prompt, PromptPlacement placement) {
         int dim = config.hiddenSize();
-        if (prompt != null && (prompt.value().rank() != 2 || prompt.value().dim(1) != dim || prompt.value().dim(0) < 1)) {
+        Tensor promptRows = prompt == null ? null : prompt.value();                                 // (P, dim)
+        if (promptRows != null && (promptRows.rank() != 2 || promptRows.dim(1) != dim || promptRows.dim(0) < 1)) {
             throw new IllegalArgumentException("prompt " + prompt + " must be [P, " + dim + "] for " + name);
         }
         int rows = batch.batch();
-        int promptLength = prompt == null ? 0 : prompt.value().dim(0);
+        int promptLength = promptRows == null ? 0 : promptRows.dim(0);
         int length = promptLength + batch.length();
         if (length > config.maxPositions()) {
             throw new IllegalArgumentException(promptLength + " prompt rows and " + batch.length() + " tokens make "
@@ -181,25 +183,28 @@ public final class BertModel implements AutoCloseable {
         Backend backend = tape.backend();
 
         // PyTorch (PEFT): inputs_embeds = torch.cat((prompt.expand(B, -1, -1), word_embeddings(input_ids)), dim=1)
-        Variable words = Embedding.apply(tape, wordEmbeddings, batch.ids(), rows, batch.length());          // (B, T, dim)
-        Variable inputs = prompt == null ? words : ConcatPrompt.apply(tape, prompt, words);                // (B, L, dim)
-        int[] types = new int[rows * length];                                                               // prompt rows: type 0
+        Variable words = Embedding.apply(tape, wordEmbeddings, batch.ids(), rows, batch.length());  // (B, T, dim)
+        Variable inputs = prompt == null ? words : ConcatPrompt.apply(tape, prompt, words);        // (B, L, dim)
+        int[] types = new int[rows * length];                                                       // prompt rows: 0
         int[] textTypes = batch.tokenTypes();
         for (int b = 0; b < rows; b++) {
             System.arraycopy(textTypes, b * batch.length(), types, b * length + promptLength, batch.length());
         }
-        Tensor typeAndPosition = Embedding.apply(tape, typeEmbeddings, types, rows, length).value();        // (B, L, dim)
-        Tensor position = Embedding.apply(tape, positionEmbeddings, positions, length).value();             // (L, dim)
+        Tensor typeAndPosition = Embedding.apply(tape, typeEmbeddings, types, rows, length).value();  // (B, L, dim)
+        Tensor position = Embedding.apply(tape, positionEmbeddings, positions, length).value();       // (L, dim)
         backend.add(typeAndPosition, position, typeAndPosition);   // position rows repeat over the batch
-        // PyTorch (HF BertEmbeddings): embeddings = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings)
+        // PyTorch (HF BertEmbeddings):
+        //   embeddings = LayerNorm(inputs_embeds + token_type_embeddings + position_embeddings)
         Variable x = Add.apply(tape, inputs, tape.constant(typeAndPosition, "token type and position embeddings"));
         x = LayerNorm.apply(tape, x, embeddingNorm, embeddingNormBias, config.layerNormEps());
 
-        float[] attend = new float[rows * length];                                                          // (B, L)
+        float[] attend = new float[rows * length];                                                  // (B, L)
         int[] textMask = batch.mask();
         for (int b = 0; b < rows; b++) {
             Arrays.fill(attend, b * length, b * length + promptLength, 1f);
-            for (int t = 0; t < batch.length(); t++) attend[b * length + promptLength + t] = textMask[b * batch.length() + t];
+            for (int t = 0; t < batch.length(); t++) {
+                attend[b * length + promptLength + t] = textMask[b * batch.length() + t];
+            }
         }
         Tensor keyMask = tape.allocate(rows, length);
         backend.upload(attend, keyMask);
@@ -234,17 +239,19 @@ public final class BertModel implements AutoCloseable {
         Variable attended = LayerNorm.apply(tape, Add.apply(tape, projected, x), l.attentionNorm, l.attentionNormBias,
                 config.layerNormEps());
         // PyTorch (HF BertIntermediate): inner = gelu(dense(attended))
-        Variable inner = Activation.apply(tape, config.activation(),
-                BiasAdd.apply(tape, Linear.apply(tape, attended, l.intermediate, Linear.Layout.OUT_IN), l.intermediateBias));
+        Variable up = Linear.apply(tape, attended, l.intermediate, Linear.Layout.OUT_IN);
+        Variable inner = Activation.apply(tape, config.activation(), BiasAdd.apply(tape, up, l.intermediateBias));
         // PyTorch (HF BertOutput): out = LayerNorm(dense(inner) + attended)
         Variable out = BiasAdd.apply(tape, Linear.apply(tape, inner, l.output, Linear.Layout.OUT_IN), l.outputBias);
-        return LayerNorm.apply(tape, Add.apply(tape, out, attended), l.outputNorm, l.outputNormBias, config.layerNormEps());
+        return LayerNorm.apply(tape, Add.apply(tape, out, attended), l.outputNorm, l.outputNormBias,
+                config.layerNormEps());
     }
 
     /**
      * Pooling as one batched product: pooled[b] = w[b] · hidden[b] with w [B, 1, L] zero on prompt rows and padding,
      * so its backward is one GEMM. L2 normalisation is RMSNorm with weight 1/√dim: x·(1/√(Σx²/dim + ε))/√dim =
-     * x/√(Σx² + dim·ε), and ε = 1e-24/dim keeps F.normalize's floor of 1e-12 on ‖x‖.
+     * x/√(Σx² + dim·ε), and ε = 1e-24/dim keeps F.normalize's floor of 1e-12 on ‖x‖. Derivation:
+     * docs/autograd.md#sentence-pooling-bert.
      */
     private Variable pool(Tape tape, Variable hidden, EncoderBatch batch, int promptLength) {
         int rows = batch.batch();
@@ -300,6 +307,7 @@ public final class BertModel implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "BertModel(" + name + ", " + config.layers() + " layers, dim " + config.hiddenSize() + ", " + pooling + ")";
+        return "BertModel(" + name + ", " + config.layers() + " layers, dim " + config.hiddenSize() + ", " + pooling
+                + ")";
     }
 }

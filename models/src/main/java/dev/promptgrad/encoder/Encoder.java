@@ -27,7 +27,7 @@ public final class Encoder implements AutoCloseable {
         this.tokenizer = tokenizer;
     }
 
-    /** "minilm", a Hugging Face BERT folder, or an .onnx file with tokenizer.json beside it; see {@link EncoderCatalog}. */
+    /** "minilm", a BERT folder, or an .onnx file with tokenizer.json beside it: see {@link EncoderCatalog}. */
     public static Encoder load(String nameOrPath, Backend backend) {
         return EncoderCatalog.load(nameOrPath, backend);
     }

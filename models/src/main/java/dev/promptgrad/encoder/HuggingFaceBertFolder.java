@@ -49,7 +49,8 @@ final class HuggingFaceBertFolder {
                     int[] shape = source.info(stored).intShape();
                     if (!Arrays.equals(shape, e.getValue())) {
                         throw new EncoderFormatException(weightsFile + ": tensor '" + stored + "' is "
-                                + Arrays.toString(shape) + " but config.json asks for " + Arrays.toString(e.getValue()));
+                                + Arrays.toString(shape) + " but config.json asks for "
+                                + Arrays.toString(e.getValue()));
                     }
                     weights.put(e.getKey(), source.readFloats(stored), shape);
                 }

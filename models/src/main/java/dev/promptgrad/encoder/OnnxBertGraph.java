@@ -88,7 +88,8 @@ final class OnnxBertGraph {
         int layers = 0;
         while (graph.initializer(prefix + "encoder.layer." + layers + ".attention.self.query.bias") != null) layers++;
         if (layers == 0) {
-            throw new EncoderFormatException(graph.source() + ": no initializer encoder.layer.0.attention.self.query.bias");
+            throw new EncoderFormatException(graph.source()
+                    + ": no initializer encoder.layer.0.attention.self.query.bias");
         }
         int heads = heads(dim);
         double eps = layerNormEps("embeddings.LayerNorm.weight");
@@ -159,8 +160,8 @@ final class OnnxBertGraph {
             }
         }
         throw new EncoderFormatException(graph.source() + ": cannot find the head count: no Reshape of the query"
-                + " (after the Add of " + queryBias + ") to a constant [batch, T, heads, headSize] with heads · headSize = "
-                + dim);
+                + " (after the Add of " + queryBias + ") to a constant [batch, T, heads, headSize] with"
+                + " heads · headSize = " + dim);
     }
 
     /** An INT64 vector from an initializer, a Constant node, or a Concat of those (other parts: one UNKNOWN each). */

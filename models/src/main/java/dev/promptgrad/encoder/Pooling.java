@@ -57,7 +57,10 @@ public record Pooling(Mode mode, boolean normalize) {
                 String type = module.requireString("type");
                 switch (type) {
                     case TRANSFORMER -> { }
-                    case POOLING -> mode = mode(folder.resolve(module.requireString("path")).resolve("config.json"), hiddenSize);
+                    case POOLING -> {
+                        Path poolingConfig = folder.resolve(module.requireString("path")).resolve("config.json");
+                        mode = mode(poolingConfig, hiddenSize);
+                    }
                     case NORMALIZE -> normalize = true;
                     default -> throw new EncoderFormatException(modulesFile + ": module " + i + " is '" + type
                             + "'; promptgrad reproduces Transformer, Pooling and Normalize modules only");

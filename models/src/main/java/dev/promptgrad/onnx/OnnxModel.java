@@ -68,7 +68,9 @@ public final class OnnxModel {
         boolean sawGraph = false;
         while (reader.hasMore()) {
             long tag = reader.readTag();
-            if (ProtobufReader.fieldNumber(tag) == 7 && ProtobufReader.wireType(tag) == ProtobufReader.LENGTH_DELIMITED) {
+            boolean graphField = ProtobufReader.fieldNumber(tag) == 7
+                    && ProtobufReader.wireType(tag) == ProtobufReader.LENGTH_DELIMITED;
+            if (graphField) {
                 model.readGraph(reader.readMessage());
                 sawGraph = true;
             } else {
@@ -224,7 +226,9 @@ public final class OnnxModel {
                 case 4 -> {
                     if (wire == ProtobufReader.LENGTH_DELIMITED) {
                         int[] span = tensor.readSpan();
-                        if (span[1] % 4 != 0) throw tensor.error(at, "packed float_data of " + span[1] + " bytes is not whole floats");
+                        if (span[1] % 4 != 0) {
+                            throw tensor.error(at, "packed float_data of " + span[1] + " bytes is not whole floats");
+                        }
                         floatData = grow(floatData, floatCount + span[1] / 4);
                         ByteBuffer.wrap(tensor.bytes(), span[0], span[1]).order(ByteOrder.LITTLE_ENDIAN)
                                 .asFloatBuffer().get(floatData, floatCount, span[1] / 4);
@@ -265,7 +269,8 @@ public final class OnnxModel {
             throw tensor.error(start, label + " has " + elements + " elements but float_data holds " + floatCount);
         }
         if (dataType == OnnxTensor.INT64 && int64Data.size() != elements) {
-            throw tensor.error(start, label + " has " + elements + " elements but int64_data holds " + int64Data.size());
+            throw tensor.error(start, label + " has " + elements + " elements but int64_data holds "
+                    + int64Data.size());
         }
         float[] floats = floatData == null ? new float[0] : Arrays.copyOf(floatData, floatCount);
         return new OnnxTensor(name, shape, dataType, null, 0, floats,

@@ -49,7 +49,9 @@ final class ProtobufReader {
             throw error(at, "field number " + (tag >>> 3) + " is outside 1..2^29-1");
         }
         int wireType = (int) (tag & 7);
-        if (wireType == 3 || wireType == 4) throw error(at, "protobuf groups (wire type " + wireType + ") are not supported");
+        if (wireType == 3 || wireType == 4) {
+            throw error(at, "protobuf groups (wire type " + wireType + ") are not supported");
+        }
         if (wireType > 5) throw error(at, "wire type " + wireType + " does not exist");
         return tag;
     }
@@ -153,7 +155,7 @@ final class ProtobufReader {
                 position += 8;
             }
             case LENGTH_DELIMITED -> {
-                int length = readLength();   // read before adding: `position += readLength()` would add to the old position
+                int length = readLength();   // first: `position += readLength()` would add to the old position
                 position += length;
             }
             case FIXED32 -> {

@@ -204,7 +204,8 @@ final class WordPieceJsonReader {
         if (json.isEmpty()) return null;
         String type = json.get().requireString("type");
         if (!"WordPiece".equals(type)) throw unsupported("decoder", type, "WordPiece");
-        return new WordPieceTokenizer.Decoding(json.get().stringOr("prefix", "##"), json.get().booleanOr("cleanup", true));
+        return new WordPieceTokenizer.Decoding(json.get().stringOr("prefix", "##"),
+                json.get().booleanOr("cleanup", true));
     }
 
     private TokenizerFormatException unsupported(String where, String type, String supported) {

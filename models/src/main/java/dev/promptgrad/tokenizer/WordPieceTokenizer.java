@@ -150,7 +150,9 @@ public final class WordPieceTokenizer implements Tokenizer {
                 if (written > 0) text.append(' ');
                 text.append(piece);
             } else {
-                if (written > 0) piece = piece.startsWith(decoding.prefix) ? piece.substring(decoding.prefix.length()) : " " + piece;
+                if (written > 0) {
+                    piece = piece.startsWith(decoding.prefix) ? piece.substring(decoding.prefix.length()) : " " + piece;
+                }
                 text.append(decoding.cleanup ? cleanup(piece) : piece);
             }
             written++;

@@ -76,7 +76,8 @@ class BertGoldenTest {
                     UnaryOp.GELU_ERF));
             Tape tape = new Tape(backend, workspace);
             BertModel.Encoding encoding = folder.forward(tape, batch);
-            assertClose(expected.readFloats("hidden"), backend.download(encoding.hidden().value()), TOLERANCE, "hidden");
+            assertClose(expected.readFloats("hidden"), backend.download(encoding.hidden().value()), TOLERANCE,
+                    "hidden");
             assertClose(expected.readFloats("embeddings"), backend.download(encoding.pooled().value()), TOLERANCE,
                     "embeddings");
             assertEquals(0, tape.recordedOps(), "without a prompt nothing needs a gradient");
@@ -91,7 +92,8 @@ class BertGoldenTest {
             assertClose(backend.download(encoding.pooled().value()), backend.download(fromOnnx.pooled().value()), 1e-6,
                     "ONNX vs folder embeddings");
             for (String name : BertModel.expectedShapes(folder.config()).keySet()) {
-                assertArrayEquals(backend.download(folder.weights().get(name)), backend.download(onnx.weights().get(name)),
+                assertArrayEquals(backend.download(folder.weights().get(name)),
+                        backend.download(onnx.weights().get(name)),
                         name + ": the ONNX weight matched through the graph is the folder's");
             }
         }
@@ -119,8 +121,8 @@ class BertGoldenTest {
         backend.close();
     }
 
-    private static void checkPrompted(Backend backend, BertModel model, EncoderBatch batch, SafetensorsFile expected, Scope scope,
-                                      PromptPlacement placement) {
+    private static void checkPrompted(Backend backend, BertModel model, EncoderBatch batch, SafetensorsFile expected,
+                                      Scope scope, PromptPlacement placement) {
         String key = placement == PromptPlacement.BEFORE_CLS ? "before_cls" : "after_cls";
         int dim = model.config().hiddenSize();
         float[] target = expected.readFloats("target");
@@ -142,7 +144,8 @@ class BertGoldenTest {
                 for (int row = 0; row < length; row++) {
                     int sequenceRow = placement == PromptPlacement.BEFORE_CLS ? row
                             : row < p ? row + 1 : row == p ? 0 : row;
-                    System.arraycopy(hidden, (b * length + row) * dim, sequenceOrder, (b * length + sequenceRow) * dim, dim);
+                    System.arraycopy(hidden, (b * length + row) * dim,
+                            sequenceOrder, (b * length + sequenceRow) * dim, dim);
                 }
             }
             assertClose(expected.readFloats(key + "_hidden"), sequenceOrder, TOLERANCE, key + " hidden");

@@ -58,7 +58,8 @@ class EncoderLoadingTest {
 
     private float[] embeddings(Path folder) {
         EncoderBatch batch = BertGoldenTest.goldenBatch(BertGoldenTest.goldenJson());
-        try (BertModel model = BertModel.load(folder, backend, null); Workspace workspace = new Workspace(backend, "t")) {
+        try (BertModel model = BertModel.load(folder, backend, null);
+             Workspace workspace = new Workspace(backend, "embeddings")) {
             return backend.download(model.forward(new Tape(backend, workspace), batch).pooled().value());
         }
     }
@@ -92,16 +93,17 @@ class EncoderLoadingTest {
     void configsAndModulesPromptgradCannotReproduce() throws IOException {
         Path folder = copy(UnaryOperator.identity());
         String config = Files.readString(folder.resolve("config.json"));
-        Files.writeString(folder.resolve("config.json"), config.replace("\"model_type\": \"bert\"", "\"model_type\": \"roberta\""));
+        Path configFile = folder.resolve("config.json");
+        Files.writeString(configFile, config.replace("\"model_type\": \"bert\"", "\"model_type\": \"roberta\""));
         assertMentions(refusedFolder(folder), "model_type is 'roberta'");
-        Files.writeString(folder.resolve("config.json"), config.replace("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"relu\""));
+        Files.writeString(configFile, config.replace("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"relu\""));
         assertMentions(refusedFolder(folder), "hidden_act is 'relu'");
-        Files.writeString(folder.resolve("config.json"), config.replace("\"position_embedding_type\": \"absolute\"",
+        Files.writeString(configFile, config.replace("\"position_embedding_type\": \"absolute\"",
                 "\"position_embedding_type\": \"relative_key\""));
         assertMentions(refusedFolder(folder), "position_embedding_type is 'relative_key'");
-        Files.writeString(folder.resolve("config.json"), config.replace("\"num_attention_heads\": 4", "\"num_attention_heads\": 5"));
+        Files.writeString(configFile, config.replace("\"num_attention_heads\": 4", "\"num_attention_heads\": 5"));
         assertMentions(refusedFolder(folder), "does not divide into 5 heads");
-        Files.writeString(folder.resolve("config.json"), config);
+        Files.writeString(configFile, config);
 
         String pooling = Files.readString(folder.resolve("1_Pooling/config.json"));
         Files.writeString(folder.resolve("1_Pooling/config.json"),
@@ -144,10 +146,12 @@ class EncoderLoadingTest {
         assertArrayEquals(new int[]{2, 7, 3, 2, 3, 0}, batch.ids());
         assertArrayEquals(new int[]{1, 1, 1, 1, 1, 0}, batch.mask());
         assertEquals(2, batch.tokens(1));
-        assertThrows(IllegalArgumentException.class, () -> new EncoderBatch(1, 2, new int[]{0, 2}, new int[]{0, 1}, new int[2]),
-                "left padding is refused");
-        assertThrows(IllegalArgumentException.class, () -> new EncoderBatch(1, 2, new int[]{2, 3}, new int[]{1, 2}, new int[2]));
-        assertThrows(IllegalArgumentException.class, () -> new EncoderBatch(1, 2, new int[]{2}, new int[]{1}, new int[1]));
+        assertMentions(assertThrows(IllegalArgumentException.class,
+                () -> new EncoderBatch(1, 2, new int[]{0, 2}, new int[]{0, 1}, new int[2])), "starts with padding");
+        assertMentions(assertThrows(IllegalArgumentException.class,
+                () -> new EncoderBatch(1, 2, new int[]{2, 3}, new int[]{1, 2}, new int[2])), "must be 0 or 1");
+        assertMentions(assertThrows(IllegalArgumentException.class,
+                () -> new EncoderBatch(1, 2, new int[]{2}, new int[]{1}, new int[1])), "batch · length = 2");
         assertArrayEquals(new int[]{0, 1, 2, 3, 4}, BertModel.positions(2, 3, PromptPlacement.BEFORE_CLS));
         assertArrayEquals(new int[]{1, 2, 0, 3, 4}, BertModel.positions(2, 3, PromptPlacement.AFTER_CLS));
     }

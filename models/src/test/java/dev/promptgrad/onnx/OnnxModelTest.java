@@ -1,15 +1,13 @@
 package dev.promptgrad.onnx;
 
+import dev.promptgrad.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
-import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Objects;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -92,10 +90,12 @@ class OnnxModelTest {
                 .bytesField(9, floatsLittleEndian(1, 2, 3, 4, 5, 6));
         Proto bias = new Proto().bytesField(1, new Proto().varint(3).bytes()).intField(2, OnnxTensor.FLOAT)
                 .bytesField(4, floatsLittleEndian(0.5f, -0.5f, 0.25f)).string(8, "b");
-        Proto shape = new Proto().intField(1, 2).intField(2, OnnxTensor.INT64).bytesField(7, new Proto().varint(1).varint(3).bytes());
+        Proto shape = new Proto().intField(1, 2).intField(2, OnnxTensor.INT64)
+                .bytesField(7, new Proto().varint(1).varint(3).bytes());
         Proto constant = new Proto().string(2, "s").string(3, "/Constant").string(4, "Constant")
                 .message(5, new Proto().string(1, "value").message(5, shape).intField(20, 4));
-        Proto matmul = new Proto().string(1, "x").string(1, "W").string(2, "xw").string(3, "/MatMul").string(4, "MatMul");
+        Proto matmul = new Proto().string(1, "x").string(1, "W").string(2, "xw").string(3, "/MatMul")
+                .string(4, "MatMul");
         Proto add = new Proto().string(1, "b").string(1, "xw").string(2, "y").string(4, "Add")
                 .message(5, new Proto().string(1, "alpha").fixed32(2, 0.75f).intField(20, 1));
         Proto reshape = new Proto().string(1, "y").string(1, "s").string(2, "z").string(4, "Reshape")
@@ -123,14 +123,14 @@ class OnnxModelTest {
         assertArrayEquals(new long[]{0, 2}, model.producer("z").attributes().get("perm").ints());
         assertNull(model.producer("x"), "a graph input has no producer");
         assertTrue(model.consumers("z").isEmpty());
-        OnnxFormatException notFloat = assertThrows(OnnxFormatException.class, () -> constant.attributes().get("value").t().floats());
+        OnnxTensor shape = constant.attributes().get("value").t();
+        OnnxFormatException notFloat = assertThrows(OnnxFormatException.class, shape::floats);
         assertTrue(notFloat.getMessage().contains("not FLOAT"), notFloat.getMessage());
     }
 
     @Test
-    void readsTheTinyBertExport() throws URISyntaxException {
-        Path file = Path.of(Objects.requireNonNull(OnnxModelTest.class.getResource("/fixtures/bert-tiny/model.onnx")).toURI());
-        OnnxModel model = OnnxModel.read(file);
+    void readsTheTinyBertExport() {
+        OnnxModel model = OnnxModel.read(Fixtures.folder("bert-tiny").resolve("model.onnx"));
         long anonymous = model.initializers().keySet().stream().filter(n -> n.startsWith("onnx::MatMul_")).count();
         assertEquals(12, anonymous, "six Linear weights per layer, two layers");
         assertEquals(26 + 12, model.initializers().size());
@@ -171,15 +171,18 @@ class OnnxModelTest {
         Proto huge = new Proto().intField(1, 1L << 40).intField(2, OnnxTensor.FLOAT).string(8, "huge")
                 .bytesField(9, floatsLittleEndian(1, 2, 3, 4));
         refused(model(new Proto().message(5, huge)), "initializer 'huge' has dims [1099511627776]", "between 0 and");
-        Proto product = new Proto().intField(1, 1 << 30).intField(1, 1 << 30).intField(2, OnnxTensor.FLOAT).string(8, "big")
+        Proto product = new Proto().intField(1, 1 << 30).intField(1, 1 << 30).intField(2, OnnxTensor.FLOAT)
+                .string(8, "big")
                 .bytesField(9, floatsLittleEndian(1));
         refused(model(new Proto().message(5, product)), "'big' has dims [1073741824, 1073741824]", "more elements");
         Proto negative = new Proto().intField(1, -1).intField(2, OnnxTensor.FLOAT).string(8, "neg");
         refused(model(new Proto().message(5, negative)), "'neg' has dims [-1]");
         Proto short_ = new Proto().intField(1, 4).intField(2, OnnxTensor.FLOAT).string(8, "short")
                 .bytesField(9, floatsLittleEndian(1, 2));
-        refused(model(new Proto().message(5, short_)), "'short' [4] has 4 elements (16 bytes) but raw_data holds 8 bytes");
-        Proto floats = new Proto().intField(1, 3).intField(2, OnnxTensor.FLOAT).string(8, "f").fixed32(4, 1).fixed32(4, 2);
+        refused(model(new Proto().message(5, short_)),
+                "'short' [4] has 4 elements (16 bytes) but raw_data holds 8 bytes");
+        Proto floats = new Proto().intField(1, 3).intField(2, OnnxTensor.FLOAT).string(8, "f")
+                .fixed32(4, 1).fixed32(4, 2);
         refused(model(new Proto().message(5, floats)), "'f' [3] has 3 elements but float_data holds 2");
         Proto external = new Proto().intField(1, 1).intField(2, OnnxTensor.FLOAT).string(8, "ext").intField(14, 1);
         refused(model(new Proto().message(5, external)), "'ext' keeps its data in an external file");

@@ -82,14 +82,15 @@ class WordPieceTokenizerTest {
         // accents stripped because lowercase is on and strip_accents is null
         assertArrayEquals(ids(tokenizer, "naive", "cafe"), tokenizer.encode("NAÏVE Café"));
         // each ideograph is a word; one that the vocabulary lacks is [UNK] alone
-        assertArrayEquals(new int[]{tokenizer.idOf("中").getAsInt(), tokenizer.idOf("文").getAsInt()}, tokenizer.encode("中文"));
+        assertArrayEquals(ids(tokenizer, "中", "文"), tokenizer.encode("中文"));
         // 100 characters are still split; 101 are one [UNK]
         assertTrue(tokenizer.encode("a".repeat(100)).length > 1);
         assertArrayEquals(new int[]{100}, tokenizer.encode("a".repeat(101)));
         // a word with a character no piece covers is one [UNK], not a partial split
         assertArrayEquals(new int[]{100}, tokenizer.encode("ab\uD83E\uDD17cd"));
         assertArrayEquals(new int[]{101, 102}, tokenizer.encodeForModel(""));
-        assertArrayEquals(new int[]{101, tokenizer.idOf("hello").getAsInt(), 102}, tokenizer.encodeForModel("hello world", 3));
+        assertArrayEquals(new int[]{101, tokenizer.idOf("hello").getAsInt(), 102},
+                tokenizer.encodeForModel("hello world", 3));
         assertThrows(IllegalArgumentException.class, () -> tokenizer.encodeForModel("hello", 1));
     }
 
@@ -147,7 +148,8 @@ class WordPieceTokenizerTest {
         assertTrue(cased.bos().isEmpty());
 
         // lowercase off but strip_accents on: "é" (NFC) -> "e"
-        WordPieceTokenizer stripped = tiny("{\"type\": \"BertNormalizer\", \"lowercase\": false, \"strip_accents\": true}",
+        WordPieceTokenizer stripped = tiny(
+                "{\"type\": \"BertNormalizer\", \"lowercase\": false, \"strip_accents\": true}",
                 bert, "{\"max_length\": 4, \"direction\": \"Left\", \"strategy\": \"LongestFirst\", \"stride\": 0}");
         assertArrayEquals(new int[]{9}, stripped.encode("é"));
         // truncation from the left keeps the last two pieces
@@ -158,7 +160,8 @@ class WordPieceTokenizerTest {
     void templateProcessingWithSeveralSpecials() {
         String template = """
                 {"type": "TemplateProcessing",
-                 "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"SpecialToken": {"id": "[PAD]", "type_id": 0}},
+                 "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+                            {"SpecialToken": {"id": "[PAD]", "type_id": 0}},
                             {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
                  "pair": [],
                  "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
@@ -177,7 +180,8 @@ class WordPieceTokenizerTest {
         Tokenizer loaded = Tokenizer.load(temp);
         WordPieceTokenizer wordPiece = assertInstanceOf(WordPieceTokenizer.class, loaded);
         assertArrayEquals(minilm().encode("Unaffable!"), wordPiece.encode("Unaffable!"));
-        TokenizerFormatException bpeOnly = assertThrows(TokenizerFormatException.class, () -> HuggingFaceTokenizer.load(file));
+        TokenizerFormatException bpeOnly =
+                assertThrows(TokenizerFormatException.class, () -> HuggingFaceTokenizer.load(file));
         assertTrue(bpeOnly.getMessage().contains("WordPieceTokenizer.load"), bpeOnly.getMessage());
     }
 
@@ -193,7 +197,8 @@ class WordPieceTokenizerTest {
         TokenizerFormatException noUnk = assertThrows(TokenizerFormatException.class, () -> WordPieceTokenizer.read(
                 "{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}}}"
                         .getBytes(StandardCharsets.UTF_8), "nounk.json"));
-        assertTrue(noUnk.getMessage().contains("nounk.json: model.unk_token '<unk>' is not in model.vocab"), noUnk.getMessage());
+        assertTrue(noUnk.getMessage().contains("nounk.json: model.unk_token '<unk>' is not in model.vocab"),
+                noUnk.getMessage());
         TokenizerFormatException duplicate = assertThrows(TokenizerFormatException.class, () -> WordPieceTokenizer.read(
                 "{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"a\", \"vocab\": {\"a\": 0, \"b\": 0}}}"
                         .getBytes(StandardCharsets.UTF_8), "dup.json"));
