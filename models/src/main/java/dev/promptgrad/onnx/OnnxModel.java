@@ -55,9 +55,6 @@ public final class OnnxModel {
             return parse(in.readAllBytes(), source);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read ONNX model " + source + ": " + e.getMessage(), e);
-        } catch (OutOfMemoryError e) {
-            throw new OnnxFormatException(source + " does not fit in memory; promptgrad reads ONNX files up to "
-                    + MAX_BYTES + " bytes");
         }
     }
 
