@@ -174,7 +174,8 @@ public final class HuggingFaceCheckpoint {
                                 + Arrays.toString(info.shape()) + " but " + config.source() + " needs "
                                 + Arrays.toString(spec.shape()));
                     }
-                    weights.put(spec.name(), source.readFloats(stored), spec.shape());
+                    weights.put(spec.name(), FiniteWeights.require(source.readFloats(stored), info.file(), stored),
+                            spec.shape());
                 }
             } catch (RuntimeException e) {
                 weights.close();

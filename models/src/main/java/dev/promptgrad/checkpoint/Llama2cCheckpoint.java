@@ -279,7 +279,7 @@ public final class Llama2cCheckpoint {
                 chunk.asFloatBuffer().get(values, filled, n);
                 filled += n;
             }
-            weights.put(name, values, shape);
+            weights.put(name, FiniteWeights.require(values, file.toString(), name), shape);
         }
 
         void skip(long floats) {

@@ -61,7 +61,9 @@ final class OnnxBertGraph {
         Weights weights = new Weights(backend, graph.source());
         try {
             for (Map.Entry<String, int[]> e : BertModel.expectedShapes(config).entrySet()) {
-                weights.put(e.getKey(), bert.values(e.getKey(), e.getValue()), e.getValue());
+                float[] values = bert.values(e.getKey(), e.getValue());
+                BertModel.requireFinite(values, graph.source(), e.getKey());
+                weights.put(e.getKey(), values, e.getValue());
             }
             return new BertModel(graph.source(), config, pooling, weights);
         } catch (RuntimeException e) {
