@@ -12,8 +12,8 @@ import java.util.TreeMap;
  * every step. It is not a general allocator: no splitting of blocks, one pool (the backend has one stream, so
  * a block freed while queued kernels still read it is only reused by work queued after them).
  *
- * <p>Size classes: below 1 MiB a request is rounded up to a multiple of 512 bytes, from 1 MiB up to a multiple
- * of 2 MiB (the rounding PyTorch's allocator uses, so the two report comparable memory). When the device has
+ * <p>Size classes: up to 1 MiB a request is rounded up to a multiple of 512 bytes, above it to a multiple of
+ * 2 MiB, so a class wastes at most 2 MiB and few classes exist for workspace-sized buffers. When the device has
  * no room, every cached block is freed and the request tried once more before it fails.
  */
 final class CachingAllocator {
@@ -39,7 +39,7 @@ final class CachingAllocator {
     /** The bytes actually reserved for a request of {@code bytes}. */
     static long sizeClass(long bytes) {
         if (bytes < 0) throw new IllegalArgumentException("negative allocation of " + bytes + " bytes");
-        long alignment = bytes < LARGE_THRESHOLD ? SMALL_ALIGNMENT : LARGE_ALIGNMENT;
+        long alignment = bytes <= LARGE_THRESHOLD ? SMALL_ALIGNMENT : LARGE_ALIGNMENT;
         return Math.addExact(bytes, alignment - 1) / alignment * alignment;
     }
 
