@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  * The device check's benchmark of our prompt-tuning step: a {@link Gpt2Stack} of GPT-2-small or -medium shape
  * with random weights, a batch of random token ids all labelled, 20 virtual tokens, AdamW on the prompt. One step
  * is forward, the loss, backward to the prompt, and the optimizer update (gradient downloaded, prompt uploaded),
- * timed on the wall clock after warm-up steps. It prints one line per configuration and appends it as JSON to
+ * timed on the wall clock after warm-up steps; peak device memory is taken over the timed steps. It prints one line per configuration and appends it as JSON to
  * {@code --out}, the format native-cuda/device/report.py reads beside torch_step.py's. A tool, not a test.
  *
  * <pre>
@@ -95,6 +95,12 @@ public final class PromptStepBenchmark {
                         Adam.Settings.ADAMW);
                 double firstLoss = step(backend, tape, model, promptTensor, prompt, adamW, ids, batch, tokens, targets);
                 for (int i = 1; i < warmup; i++) step(backend, tape, model, promptTensor, prompt, adamW, ids, batch, tokens, targets);
+                if (backend instanceof CudaBackend cuda) {
+                    // the first step grew the workspace chunk by chunk and the second merged them: drop those
+                    // cached chunks and measure the peaks of steady steps, as torch_step.py does after warm-up
+                    cuda.releaseCachedMemory();
+                    cuda.resetPeakMemory();
+                }
                 double lastLoss = firstLoss;
                 long start = System.nanoTime();
                 for (int i = 0; i < steps; i++) {
