@@ -62,8 +62,11 @@ public final class CudaAvailability {
         String loadFailure = loadNatives();
         if (loadFailure != null) return unusable(loadFailure);
         int[] driver = new int[1], runtime = new int[1], count = new int[1];
-        cudart.cudaDriverGetVersion(driver);
-        cudart.cudaRuntimeGetVersion(runtime);
+        if (cudart.cudaDriverGetVersion(driver) != cudart.cudaSuccess
+                || cudart.cudaRuntimeGetVersion(runtime) != cudart.cudaSuccess) {
+            cudart.cudaGetLastError();
+            return unusable("the CUDA runtime could not report the driver's version; check the driver with nvidia-smi");
+        }
         int status = cudart.cudaGetDeviceCount(count);
         if (status != cudart.cudaSuccess) {
             cudart.cudaGetLastError();
@@ -73,8 +76,11 @@ public final class CudaAvailability {
         int initStatus = cudart.cuInit(0);
         if (initStatus != cudart.CUDA_SUCCESS) return unusable("the CUDA driver did not initialise (cuInit returned " + initStatus + ")");
         int[] major = new int[1], minor = new int[1], device = new int[1];
-        cudart.cudaDeviceGetAttribute(major, cudart.cudaDevAttrComputeCapabilityMajor, 0);
-        cudart.cudaDeviceGetAttribute(minor, cudart.cudaDevAttrComputeCapabilityMinor, 0);
+        if (cudart.cudaDeviceGetAttribute(major, cudart.cudaDevAttrComputeCapabilityMajor, 0) != cudart.cudaSuccess
+                || cudart.cudaDeviceGetAttribute(minor, cudart.cudaDevAttrComputeCapabilityMinor, 0) != cudart.cudaSuccess) {
+            cudart.cudaGetLastError();
+            return unusable("CUDA device 0 did not report its compute capability; check it with nvidia-smi");
+        }
         byte[] name = new byte[256];
         String deviceName = "CUDA device 0";
         if (cudart.cuDeviceGet(device, 0) == cudart.CUDA_SUCCESS && cudart.cuDeviceGetName(name, name.length, device[0]) == cudart.CUDA_SUCCESS) {
@@ -84,7 +90,7 @@ public final class CudaAvailability {
         try {
             nvrtcVersion = NvrtcCompiler.version();
             CompileTarget.forDevice(major[0], minor[0], NvrtcCompiler.supportedArchitectures());
-        } catch (CudaException | IllegalStateException e) {
+        } catch (CudaException | IllegalStateException | IllegalArgumentException e) {
             return unusable(deviceName + " cannot be used: " + e.getMessage());
         }
         return new Report(null, count[0], deviceName, major[0], minor[0], driver[0], runtime[0], nvrtcVersion);

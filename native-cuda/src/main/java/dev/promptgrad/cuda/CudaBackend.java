@@ -82,6 +82,7 @@ public final class CudaBackend implements Backend {
     private final Options options;
     private final CudaAvailability.Report device;
     private final CompileTarget target;
+    private final int deviceHandle;           // the driver's CUdevice of options.device()
     private final CUctx_st context;
     private final CUstream_st stream;
     private final cublasContext cublasHandle;
@@ -114,15 +115,15 @@ public final class CudaBackend implements Backend {
         this.options = options;
         this.device = report;
         int index = options.device();
+        int deviceHandle = 0;
         CUctx_st ctx = null;
         CUstream_st str = null;
         cublasContext handle = null;
         try {
             CudaStatus.check(cudart.cudaSetDevice(index), "cudaSetDevice(" + index + ")");
-            int[] handleOfDevice = new int[1];
-            CudaStatus.checkDriver(cudart.cuDeviceGet(handleOfDevice, index), "cuDeviceGet(" + index + ")");
+            deviceHandle = handleOf(index);
             ctx = new CUctx_st();
-            CudaStatus.checkDriver(cudart.cuDevicePrimaryCtxRetain(ctx, handleOfDevice[0]),
+            CudaStatus.checkDriver(cudart.cuDevicePrimaryCtxRetain(ctx, deviceHandle),
                     "cuDevicePrimaryCtxRetain(" + index + ")");
             CudaStatus.checkDriver(cudart.cuCtxSetCurrent(ctx), "cuCtxSetCurrent(device " + index + ")");
             int[] major = new int[1], minor = new int[1];
@@ -141,13 +142,15 @@ public final class CudaBackend implements Backend {
             CudaStatus.checkCublas(cublas.cublasSetMathMode(handle, mathMode),
                     "cublasSetMathMode(" + (options.tf32() ? "CUBLAS_TF32_TENSOR_OP_MATH" : "CUBLAS_DEFAULT_MATH") + ")");
         } catch (RuntimeException e) {
+            // undo what was created; these statuses are not checked, so the failure above is the one reported
             if (handle != null && !handle.isNull()) cublas.cublasDestroy_v2(handle);
             if (str != null && !str.isNull()) cudart.cudaStreamDestroy(str);
-            if (ctx != null && !ctx.isNull()) cudart.cuDevicePrimaryCtxRelease(handleOf(index));
+            if (ctx != null && !ctx.isNull()) cudart.cuDevicePrimaryCtxRelease(deviceHandle);
             alpha.deallocate();
             beta.deallocate();
             throw e;
         }
+        this.deviceHandle = deviceHandle;
         this.context = ctx;
         this.stream = str;
         this.cublasHandle = handle;
@@ -554,8 +557,8 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Waits for queued work, then destroys the cuBLAS handle and the stream, unloads the kernels, frees all device
-     * memory and releases the context. Close every owner first: their buffers are freed here regardless. The first
+     * Waits for queued work, then frees all device memory, unloads the kernels, destroys the cuBLAS handle and the
+     * stream, and releases the context. Close every owner first: their buffers are freed here regardless. The first
      * failure is thrown after every step was tried.
      */
     @Override
@@ -569,13 +572,13 @@ public final class CudaBackend implements Backend {
             first = e;
         }
         closed = true;
-        Runnable[] steps = {
-            () -> CudaStatus.checkCublas(cublas.cublasDestroy_v2(cublasHandle), "cublasDestroy_v2"),
-            () -> CudaStatus.check(cudart.cudaStreamDestroy(stream), "cudaStreamDestroy"),
+        Runnable[] steps = {   // memory first: freeing waits on the stream, which must still exist
+            allocator::freeAll,
             kernels::close,
             launcher::close,
-            allocator::freeAll,
-            () -> CudaStatus.checkDriver(cudart.cuDevicePrimaryCtxRelease(handleOf(options.device())),
+            () -> CudaStatus.checkCublas(cublas.cublasDestroy_v2(cublasHandle), "cublasDestroy_v2"),
+            () -> CudaStatus.check(cudart.cudaStreamDestroy(stream), "cudaStreamDestroy"),
+            () -> CudaStatus.checkDriver(cudart.cuDevicePrimaryCtxRelease(deviceHandle),
                     "cuDevicePrimaryCtxRelease(" + options.device() + ")"),
         };
         for (Runnable step : steps) {
@@ -693,9 +696,10 @@ public final class CudaBackend implements Backend {
         return new FloatPointer(at(t));
     }
 
+    /** The driver's CUdevice handle of device {@code index}. */
     private static int handleOf(int index) {
         int[] handle = new int[1];
-        cudart.cuDeviceGet(handle, index);
+        CudaStatus.checkDriver(cudart.cuDeviceGet(handle, index), "cuDeviceGet(" + index + ")");
         return handle[0];
     }
 
