@@ -96,7 +96,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         SamplingSettings sampling = new SamplingSettings(temperature, topK, topP, repetitionPenalty, seed);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "generate")) {
             LanguageModel lm = source.model();
