@@ -35,11 +35,9 @@ sealed interface PreTokenizer {
         try {
             return Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
         } catch (PatternSyntaxException e) {
-            throw new TokenizerFormatException(where + ": the regex /" + regex + "/ does not compile in Java: "
-                    + e.getDescription(), e);
-        } catch (StackOverflowError e) {
-            throw new TokenizerFormatException(where + ": the regex of " + regex.length() + " characters nests"
-                    + " too deeply to compile");
+            String shown = regex.length() <= 80 ? regex : regex.substring(0, 77) + "...";
+            throw new TokenizerFormatException(where + ": the regex /" + shown + "/ (" + regex.length()
+                    + " characters) does not compile in Java: " + e.getDescription(), e);
         }
     }
 
