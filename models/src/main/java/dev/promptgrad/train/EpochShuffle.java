@@ -1,5 +1,7 @@
 package dev.promptgrad.train;
 
+import java.util.Random;
+
 /**
  * The order training examples are drawn in: an endless sequence of epochs, each a seeded shuffle of
  * 0 … n−1, read by a cursor (epoch, position). Epoch e's order is a Fisher–Yates shuffle driven by
@@ -49,7 +51,7 @@ final class EpochShuffle {
 
     /** Epoch {@code epoch}'s permutation of 0 … size−1. */
     static int[] order(int size, long seed, int epoch) {
-        java.util.Random random = new java.util.Random(seed ^ (GOLDEN_GAMMA * (epoch + 1L)));
+        Random random = new Random(seed ^ (GOLDEN_GAMMA * (epoch + 1L)));
         int[] order = new int[size];
         for (int i = 0; i < size; i++) order[i] = i;
         for (int i = size - 1; i > 0; i--) {

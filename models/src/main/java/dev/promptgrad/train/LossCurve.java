@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * Draws a run's training and held-out loss against the optimizer step, with labelled axes, tick values, a
@@ -121,8 +122,8 @@ public final class LossCurve {
         Ticks yTicks = Ticks.of(low - 0.04 * (high - low), high + 0.04 * (high - low), 6, false);
         Ticks xTicks = Ticks.of(0, maxStep, 8, true);
         double plotW = WIDTH - LEFT - RIGHT, plotH = HEIGHT - TOP - BOTTOM;
-        java.util.function.DoubleUnaryOperator px = step -> LEFT + (step - xTicks.low) / (xTicks.high - xTicks.low) * plotW;
-        java.util.function.DoubleUnaryOperator py = loss -> TOP + (yTicks.high - loss) / (yTicks.high - yTicks.low) * plotH;
+        DoubleUnaryOperator px = step -> LEFT + (step - xTicks.low) / (xTicks.high - xTicks.low) * plotW;
+        DoubleUnaryOperator py = loss -> TOP + (yTicks.high - loss) / (yTicks.high - yTicks.low) * plotH;
 
         for (double y : yTicks.values) {
             canvas.line(LEFT, py.applyAsDouble(y), LEFT + plotW, py.applyAsDouble(y), GRID, 1);
@@ -155,8 +156,8 @@ public final class LossCurve {
         }
     }
 
-    private static List<double[]> scaled(List<double[]> series, java.util.function.DoubleUnaryOperator px,
-                                         java.util.function.DoubleUnaryOperator py) {
+    private static List<double[]> scaled(List<double[]> series, DoubleUnaryOperator px,
+                                         DoubleUnaryOperator py) {
         List<double[]> points = new ArrayList<>(series.size());
         for (double[] p : series) points.add(new double[] {px.applyAsDouble(p[0]), py.applyAsDouble(p[1])});
         return points;

@@ -34,13 +34,18 @@ import java.util.Objects;
  * @param evalEvery     steps between evaluations; 0 = once per epoch
  * @param saveEvery     steps between checkpoints; 0 = at every evaluation
  * @param earlyStop     stop after this many evaluations without a lower eval loss; 0 = never
- * @param baseModel     written as the adapter's base_model_name_or_path
- * @param tokenizer     written as the adapter's tokenizer_name_or_path for a text init; may be null
+ * @param baseModel     the model as named to the run: the adapter's base_model_name_or_path, and what a
+ *                      resumed run opens when it is not told otherwise
+ * @param tokenizer     the tokenizer as named to the run, or null for the model's own; for a text init the
+ *                      adapter's tokenizer_name_or_path (the model when null)
+ * @param trainData     the training file as named to the run, or null when the examples were made in code
+ * @param evalData      the held-out file as named to the run, or null
+ * @param evalSplit     the share of the training file held out instead (0 for none)
  */
 public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimizer, double lr, String schedule,
                              int warmup, int batch, int gradAccum, int maxLength, int steps, int epochs, double clip,
                              long seed, int evalEvery, int saveEvery, int earlyStop, String baseModel,
-                             String tokenizer) {
+                             String tokenizer, String trainData, String evalData, double evalSplit) {
 
     /** AdamW's default rate here: PEFT's prompt-tuning examples use 1e-2 to 3e-2 with AdamW. */
     public static final double ADAMW_LEARNING_RATE = 0.01;
@@ -153,6 +158,13 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         nonNegative("--eval-every", evalEvery);
         nonNegative("--save-every", saveEvery);
         nonNegative("--early-stop", earlyStop);
+        if (!(evalSplit >= 0 && evalSplit < 1)) {
+            throw new IllegalArgumentException("--eval-split " + evalSplit + " must lie in [0, 1): the share of the"
+                    + " training examples held out");
+        }
+        if (evalData != null && evalSplit > 0) {
+            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share (--eval-split), not both");
+        }
         schedule = LearningRateSchedule.parse(schedule, lr, warmup, Math.max(warmup, 1)).name();
     }
 
@@ -181,6 +193,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         b.saveEvery = saveEvery;
         b.earlyStop = earlyStop;
         b.tokenizer = tokenizer;
+        b.trainData = trainData;
+        b.evalData = evalData;
+        b.evalSplit = evalSplit;
         return b;
     }
 
@@ -210,6 +225,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         json.put("early_stop", earlyStop);
         json.put("base_model", baseModel);
         json.put("tokenizer", tokenizer);
+        json.put("train_data", trainData);
+        json.put("eval_data", evalData);
+        json.put("eval_split", evalSplit);
         return json;
     }
 
@@ -221,14 +239,15 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
                 json.requireInt("grad_accum"), json.requireInt("max_length"), json.requireInt("steps"),
                 json.requireInt("epochs"), json.requireDouble("clip"), json.requireLong("seed"),
                 json.requireInt("eval_every"), json.requireInt("save_every"), json.requireInt("early_stop"),
-                json.requireString("base_model"), json.stringOr("tokenizer", null));
+                json.requireString("base_model"), json.stringOr("tokenizer", null), json.stringOr("train_data", null),
+                json.stringOr("eval_data", null), json.requireDouble("eval_split"));
     }
 
     /**
      * The settings that decide the trajectory and differ between this configuration and {@code saved}, each
      * as "--flag now (checkpoint: saved)"; empty when a run with this configuration continues {@code saved}'s
      * exactly. The run's length, its evaluation and save rhythm, early stopping and the names written into
-     * the adapter may differ.
+     * the adapter may differ, and so may the data's names (the trainer checks the examples themselves).
      */
     public List<String> trajectoryDifferences(TrainingConfig saved) {
         List<String> differences = new ArrayList<>();
@@ -262,10 +281,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
      * Builds a {@link TrainingConfig}; the defaults are the command line's: 20 virtual tokens, sample-vocab init,
      * AdamW at {@link #ADAMW_LEARNING_RATE} (Adafactor at 0.3 when chosen without a rate), constant schedule, no
      * warm-up, batch 8, no accumulation, no truncation, 3 epochs, clipping at 1.0, seed 0, evaluation and
-     * checkpoints once per epoch, no early stopping.
+     * checkpoints once per epoch, no early stopping, nothing held out.
      */
     public static final class Builder {
-        private final String baseModel;
         private int virtualTokens = 20;
         private Init init = new Init(Init.Kind.SAMPLE_VOCAB, null);
         private OptimizerKind optimizer = OptimizerKind.ADAMW;
@@ -283,6 +301,10 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         private int saveEvery;
         private int earlyStop;
         private String tokenizer;
+        private String trainData;
+        private String evalData;
+        private double evalSplit;
+        private String baseModel;
 
         private Builder(String baseModel) {
             this.baseModel = baseModel;
@@ -307,12 +329,19 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         public Builder evalEvery(int value) { evalEvery = value; return this; }
         public Builder saveEvery(int value) { saveEvery = value; return this; }
         public Builder earlyStop(int value) { earlyStop = value; return this; }
+        public Builder baseModel(String value) { baseModel = value; return this; }
         public Builder tokenizer(String value) { tokenizer = value; return this; }
+        public Builder trainData(String value) { trainData = value; return this; }
+        /** A held-out file (clears {@link #evalSplit}). */
+        public Builder evalData(String value) { evalData = value; evalSplit = 0; return this; }
+        /** A held-out share of the training file (clears {@link #evalData}). */
+        public Builder evalSplit(double value) { evalSplit = value; evalData = null; return this; }
 
         public TrainingConfig build() {
             double rate = lr != null ? lr : optimizer.defaultLearningRate();
             return new TrainingConfig(virtualTokens, init, optimizer, rate, schedule, warmup, batch, gradAccum, maxLength,
-                    steps, epochs, clip, seed, evalEvery, saveEvery, earlyStop, baseModel, tokenizer);
+                    steps, epochs, clip, seed, evalEvery, saveEvery, earlyStop, baseModel, tokenizer, trainData, evalData,
+                    evalSplit);
         }
     }
 }

@@ -12,6 +12,7 @@ import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Workspace;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -74,7 +75,7 @@ public final class TrainingStep implements AutoCloseable {
         }
         if (total == 0) throw new IllegalArgumentException("no labelled token in this step's examples");
         backend.upload(prompt, promptValues);
-        java.util.Arrays.fill(sum, 0);
+        Arrays.fill(sum, 0);
         double loss = 0;
         for (int i = 0; i < labelled.length; i++) {
             if (labelled[i] == 0) continue;

@@ -75,9 +75,9 @@ class ResumeTest {
     }
 
     /**
-     * Saves happen at steps 4 and 8 and at the end (10), five files each (metrics, loss curves, training state,
-     * adapter, marker); the save of step 8 is cut off once {@code filesWritten} of them are in place, as a kill
-     * would leave it (5: the save completed, and the kill came during the next steps).
+     * Saves happen before the first step, at steps 4 and 8 and at the end (10), five files each (metrics, loss
+     * curves, training state, adapter, marker); the save of step 8 is cut off once {@code filesWritten} of them are
+     * in place, as a kill would leave it (5: the save completed, and the kill came during the next steps).
      */
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 3, 4, 5})
@@ -88,7 +88,7 @@ class ResumeTest {
         TinyRuns.run(config, data, whole);
         int[] seen = {0};
         TinyRuns.Outcome cut = TinyRuns.run(ReferenceBackend::new, config, data, killed, null, 0, file -> {
-            if (++seen[0] == 5 + filesWritten) {
+            if (++seen[0] == 10 + filesWritten) {
                 throw new IllegalStateException("killed after " + file.getFileName());
             }
         });
