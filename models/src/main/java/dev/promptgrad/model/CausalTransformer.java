@@ -63,9 +63,10 @@ abstract class CausalTransformer implements LanguageModel {
 
     @Override
     public final KvCache newKvCache(int batch, int capacity) {
-        if (capacity > contextLength()) {
-            throw new IllegalArgumentException(name + ": a cache of " + capacity
-                    + " positions exceeds the context length " + contextLength());
+        if (capacity > 2L * contextLength()) {
+            throw new IllegalArgumentException(name + ": a cache of " + capacity + " columns exceeds twice the"
+                    + " context length " + contextLength() + " (a sequence's positions plus, left-padded in a batch,"
+                    + " fewer pads than that)");
         }
         return new KvCache(backend(), layers(), batch, capacity, kvWidth(), name);
     }

@@ -67,7 +67,13 @@ public interface LanguageModel extends AutoCloseable {
     /** The token embedding table (vocab, dim), for initialising a prompt from words or inspecting one. */
     Tensor embeddingTable();
 
-    /** A cache for incremental decoding of {@code batch} sequences of up to {@code capacity} positions. */
+    /**
+     * A cache for incremental decoding of {@code batch} sequences of up to {@code capacity} columns each. A
+     * column holds one key and value; without explicit positions it is one position, so the context length
+     * bounds it. A left-padded batch given positions per sequence ({@link #forward(Tape, Variable, Tensor,
+     * int[], KvCache, HiddenStateHook)}) spends columns on pads, so a cache may have up to twice the context
+     * length of them; the positions themselves must stay within the context.
+     */
     KvCache newKvCache(int batch, int capacity);
 
     /**
