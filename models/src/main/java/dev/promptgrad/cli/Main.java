@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
 @Command(name = "promptgrad",
         description = "Learn a frozen transformer's prompt. Run a command with --help for its flags.",
         subcommands = {GenerateCommand.class, GradCommand.class, EvalCommand.class, InspectCommand.class,
-                ConvertCommand.class},
+                ConvertCommand.class, TraceCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
 
