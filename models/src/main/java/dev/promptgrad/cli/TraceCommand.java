@@ -200,12 +200,14 @@ final class TraceCommand implements Callable<Integer> {
             return;
         }
         int width = stages.stream().mapToInt(s -> s.name().length()).max().getAsInt() + 2;
-        out.println(String.format(Locale.ROOT, "%-" + width + "s%-18s%-26s%s", "stage", "shape",
-                "|dLoss/d·| prompt rows", "|dLoss/d·| all rows"));
+        String lossText = "scalar " + JsonWriter.compact().write(loss);
+        int shapeWidth = Math.max(lossText.length(), stages.stream().mapToInt(s -> Arrays.toString(s.shape()).length())
+                .max().getAsInt()) + 2;
+        String columns = "%-" + width + "s%-" + shapeWidth + "s%-26s%s";
+        out.println(String.format(Locale.ROOT, columns, "stage", "shape", "|dLoss/d·| prompt rows", "|dLoss/d·| all rows"));
         for (Stage stage : stages) {
-            String shape = stage.name().equals("loss") ? "scalar " + JsonWriter.compact().write(loss)
-                    : Arrays.toString(stage.shape());
-            out.println(String.format(Locale.ROOT, "%-" + width + "s%-18s%-26s%s", stage.name(), shape,
+            String shape = stage.name().equals("loss") ? lossText : Arrays.toString(stage.shape());
+            out.println(String.format(Locale.ROOT, columns, stage.name(), shape,
                     stage.promptRowsNorm() == null ? "-" : String.format(Locale.ROOT, "%.6g", stage.promptRowsNorm()),
                     stage.norm() == null ? "-" : String.format(Locale.ROOT, "%.6g", stage.norm())).stripTrailing());
         }
