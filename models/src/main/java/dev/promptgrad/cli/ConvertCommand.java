@@ -109,7 +109,7 @@ final class ConvertCommand implements Callable<Integer> {
         Format output = format != null ? format : Format.of(to);
         Prompt prompt = read(from);
         LanguageModel lm = null;
-        try (Backend backend = model == null ? null : common.openBackend();
+        try (Backend backend = model == null ? null : common.openBackend(spec.commandLine().getErr());
              ModelSource source = model == null ? null : ModelSource.open(model, null, backend)) {
             if (source != null) {
                 lm = source.model();

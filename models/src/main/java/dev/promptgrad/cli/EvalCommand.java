@@ -76,7 +76,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "eval")) {
             LanguageModel lm = source.model();

@@ -113,7 +113,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         SamplingSettings sampling = new SamplingSettings(temperature, topK, topP, repetitionPenalty, seed);
         if (input.batch != null) return generateBatch(sampling);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "generate")) {
             LanguageModel lm = source.model();
@@ -151,7 +151,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
         List<GenerationRequests.Line> lines = GenerationRequests.read(input.batch);
         PrintWriter out = spec.commandLine().getOut();
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "generate --batch")) {
             LanguageModel lm = source.model();

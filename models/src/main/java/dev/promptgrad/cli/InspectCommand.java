@@ -58,7 +58,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (top < 1) throw new IllegalArgumentException("--top must be at least 1, got " + top);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend)) {
             LanguageModel lm = source.model();
             PeftAdapter adapter = PeftAdapter.read(prompt).requireWidth(lm.dim(), lm.name());

@@ -90,7 +90,7 @@ final class TraceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "trace");
              Workspace workspace = new Workspace(backend, "trace")) {
