@@ -58,7 +58,7 @@ public final class PromptInspection {
         if (prompt.length != (long) rows * width) {
             throw new IllegalArgumentException(rows + " × " + width + " prompt with " + prompt.length + " values");
         }
-        if (top < 1) throw new IllegalArgumentException("--top must be at least 1, got " + top);
+        if (top < 1) throw new IllegalArgumentException("the number of nearest tokens must be at least 1, got " + top);
         int vocab = table.dim(0);
         double[] promptNorms = new double[rows];
         for (int r = 0; r < rows; r++) promptNorms[r] = norm(prompt, r * width, width);

@@ -4,10 +4,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
 
 import static dev.promptgrad.testing.Messages.assertMentions;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -68,14 +71,14 @@ class SoftPromptFilesTest {
         huge[9] = (byte) 0x7f;
         assertMentions(assertThrows(AdapterFormatException.class, () -> NpyArray.parse(huge, "huge.npy")),
                 "huge.npy: the .npy header claims 32767 bytes");
-        String header = new String(good, 10, 54, java.nio.charset.StandardCharsets.ISO_8859_1);
+        String header = new String(good, 10, 54, StandardCharsets.ISO_8859_1);
         byte[] otherType = good.clone();
-        System.arraycopy(header.replace("<f4", "<i4").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0,
+        System.arraycopy(header.replace("<f4", "<i4").getBytes(StandardCharsets.ISO_8859_1), 0,
                 otherType, 10, 54);
         assertMentions(assertThrows(AdapterFormatException.class, () -> NpyArray.parse(otherType, "int.npy")),
                 "element type '<i4' is not read");
         byte[] pickle = good.clone();
-        System.arraycopy(header.replace("'descr'", "'dtype'").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0,
+        System.arraycopy(header.replace("'descr'", "'dtype'").getBytes(StandardCharsets.ISO_8859_1), 0,
                 pickle, 10, 54);
         assertMentions(assertThrows(AdapterFormatException.class, () -> NpyArray.parse(pickle, "keys.npy")),
                 "must have exactly the keys descr, fortran_order and shape");
@@ -114,8 +117,8 @@ class SoftPromptFilesTest {
                 () -> KoboldSoftPrompt.read(FIXTURES.resolve("kobold-lzma.zip"))),
                 "kobold-lzma.zip is not a readable zip archive", "LZMA (method 14)", "re-save the archive with ZIP_DEFLATED");
         Path bomb = folder.resolve("bomb.zip");
-        try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(bomb))) {
-            out.putNextEntry(new java.util.zip.ZipEntry("meta.json"));
+        try (ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(bomb))) {
+            out.putNextEntry(new ZipEntry("meta.json"));
             out.write(new byte[(1 << 20) + 1]);
             out.closeEntry();
         }
@@ -125,9 +128,9 @@ class SoftPromptFilesTest {
         assertMentions(assertThrows(AdapterFormatException.class, () -> KoboldSoftPrompt.read(notZip)),
                 "text.zip is not a readable zip archive");
         Path noTensor = folder.resolve("meta-only.zip");
-        try (var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(noTensor))) {
-            out.putNextEntry(new java.util.zip.ZipEntry("meta.json"));
-            out.write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        try (ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(noTensor))) {
+            out.putNextEntry(new ZipEntry("meta.json"));
+            out.write("{}".getBytes(StandardCharsets.UTF_8));
             out.closeEntry();
         }
         assertMentions(assertThrows(AdapterFormatException.class, () -> KoboldSoftPrompt.read(noTensor)),
