@@ -30,7 +30,17 @@ final class TokenizerJsonReader {
 
     /** Reads {@code tokenizerJson}, and {@code tokenizer_config.json} beside it when that exists. */
     static HuggingFaceTokenizer read(Path tokenizerJson) {
+        return readBpe(tokenizerJson, parse(tokenizerJson, TOKENIZER_LIMITS));
+    }
+
+    /** Reads any tokenizer.json promptgrad implements: a WordPiece model goes to {@link WordPieceTokenizer}, BPE here. */
+    static Tokenizer readAny(Path tokenizerJson) {
         Object root = parse(tokenizerJson, TOKENIZER_LIMITS);
+        if (WordPieceJsonReader.isWordPiece(root)) return WordPieceJsonReader.build(tokenizerJson.toString(), root);
+        return readBpe(tokenizerJson, root);
+    }
+
+    private static HuggingFaceTokenizer readBpe(Path tokenizerJson, Object root) {
         Path configFile = tokenizerJson.resolveSibling("tokenizer_config.json");
         Object config = Files.isRegularFile(configFile) ? parse(configFile, CONFIG_LIMITS) : null;
         return build(tokenizerJson.toString(), root, config, configFile.toString());
@@ -74,7 +84,8 @@ final class TokenizerJsonReader {
         String type = model.get("type") == null ? null : string(model.get("type"), "model.type");
         if (!"BPE".equals(type)) {
             throw new TokenizerFormatException(file + ": model.type is " + (type == null ? "missing" : "'" + type + "'")
-                    + "; promptgrad reads BPE tokenizer.json files only (not WordPiece, Unigram or WordLevel)");
+                    + "; this reader takes BPE only (WordPiece files load with Tokenizer.load or WordPieceTokenizer.load;"
+                    + " Unigram and WordLevel are not supported)");
         }
         for (String affix : new String[]{"continuing_subword_prefix", "end_of_word_suffix"}) {
             Object value = model.get(affix);

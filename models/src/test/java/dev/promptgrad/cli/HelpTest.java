@@ -25,7 +25,7 @@ class HelpTest {
         assertHelp(CliRun.of("generate", "--help"), "Usage: promptgrad generate ", "--model=PATH", "--tokenizer=FILE",
                 "--prompt=ADAPTER_DIR", "--text=TEXT", "--input-ids=ID", "--max-new-tokens=N", "--temperature=T",
                 "--top-k=K", "--top-p=P", "--repetition-penalty=R", "--seed=S", "--json", "--device=DEVICE",
-                "cpu, reference", "--threads=N", "--debug");
+                "cpu, cuda, auto, reference", "--tf32", "--threads=N", "--debug");
     }
 
     @Test
