@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -165,7 +166,7 @@ final class TrainCommand implements Callable<Integer> {
             }
         }, "promptgrad train: save on interrupt");
         Runtime.getRuntime().addShutdownHook(interrupt);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
             LanguageModel lm = source.model();
             int room = lm.contextLength() - config.virtualTokens();
@@ -203,7 +204,8 @@ final class TrainCommand implements Callable<Integer> {
             builder = Checkpoint.savedConfig(resume).toBuilder();
         } else {
             if (model == null || data == null || out == null) {
-                throw new IllegalArgumentException("train needs --model, --data and --out (or --resume DIR to continue a run)");
+                throw new ParameterException(spec.commandLine(), "train needs --model, --data and --out, or --resume DIR"
+                        + " to continue a run");
             }
             builder = TrainingConfig.builder(model.toString());
         }

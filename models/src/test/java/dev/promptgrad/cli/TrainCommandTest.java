@@ -149,6 +149,19 @@ class TrainCommandTest {
     }
 
     @Test
+    void helpListsEveryFlag() {
+        CliRun run = CliRun.of("train", "--help");
+        assertEquals(Main.OK, run.exitCode(), run.describe());
+        for (String flag : List.of("--model=PATH", "--tokenizer=FILE", "--data=TRAIN.jsonl", "--eval=EVAL.jsonl",
+                "--eval-split=SHARE", "--out=DIR", "--resume=DIR", "--virtual-tokens=N", "--init=SPEC", "--optimizer=NAME",
+                "--lr=RATE", "--schedule=NAME", "--warmup=STEPS", "--batch=N", "--grad-accum=N", "--max-length=N",
+                "--steps=N", "--epochs=N", "--clip=NORM", "--seed=S", "--eval-every=STEPS", "--save-every=STEPS",
+                "--early-stop=PATIENCE", "--json", "--device=DEVICE", "--threads=N", "--debug")) {
+            assertTrue(run.out().contains(flag), flag + " missing from\n" + run.out());
+        }
+    }
+
+    @Test
     void badInputFailsWithOneLineNamingFileAndLine() throws IOException {
         Path empty = Files.writeString(folder.resolve("empty.jsonl"), "");
         assertTrue(failure(empty).startsWith(empty + ": the file is empty"));
@@ -181,8 +194,9 @@ class TrainCommandTest {
     @Test
     void missingFlagsAreUsageErrors() {
         CliRun run = CliRun.of("train", "--model", MODEL.toString());
-        assertEquals(Main.FAILED, run.exitCode(), run.describe());
-        assertTrue(run.err().contains("train needs --model, --data and --out"), run.describe());
+        assertEquals(Main.USAGE, run.exitCode(), run.describe());
+        assertEquals("error: train needs --model, --data and --out, or --resume DIR to continue a run (see 'promptgrad"
+                + " train --help')\n", run.err());
         CliRun both = CliRun.of("train", "--steps", "3", "--epochs", "2");
         assertEquals(Main.USAGE, both.exitCode(), both.describe());
         assertTrue(both.err().contains("mutually exclusive"), both.describe());
