@@ -20,10 +20,11 @@ import java.util.stream.Stream;
  * Trains a soft prompt on a frozen model: draws each step's examples from seeded, shuffled epochs, runs a
  * {@link TrainingStep} at the schedule's rate, evaluates the held-out examples (at step 0 and every
  * {@code evalEvery} steps, keeping the best prompt in {@code best/}), stops early when they stop improving,
- * and writes a {@link Checkpoint} before the first step, every {@code saveEvery} steps and at the end. Setting the stop flag (the
- * command line does it on Ctrl-C) ends the run after the current step with a checkpoint. Nothing in a run
- * depends on the clock or on thread scheduling, so the same model, data, configuration and seed give the
- * same prompt bit for bit, and {@link #resume} continues a stopped run exactly as if it had not stopped.
+ * and writes a {@link Checkpoint} when it starts or resumes, every {@code saveEvery} steps and at the end.
+ * Setting the stop flag (the command line does it on Ctrl-C) ends the run after the current step with a
+ * checkpoint. Nothing in a run depends on the clock or on thread scheduling, so the same model, data,
+ * configuration and seed give the same prompt bit for bit, and {@link #resume} continues a stopped run
+ * exactly as if it had not stopped.
  */
 public final class PromptTrainer {
     private final LanguageModel model;
@@ -143,13 +144,14 @@ public final class PromptTrainer {
         long started = System.nanoTime();
         Checkpoint.Status status;
         try (TrainingStep step = new TrainingStep(model, config.virtualTokens())) {
-            if (state.step == 0 && metrics.isEmpty()) {
-                if (data.hasEval()) evaluate(step, state, metrics, evalBatches, out);
-                // the starting prompt is a checkpoint too: the folder is an adapter from the start, and the first
-                // save (which loads java.awt for the loss curve) does not fall in a Ctrl-C, when the JVM refuses it
-                save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-                lastSaved = 0;
+            if (state.step == 0 && metrics.isEmpty() && data.hasEval()) {
+                evaluate(step, state, metrics, evalBatches, out);
             }
+            // A checkpoint before the first step: a new folder is an adapter from the start, a resumed one is
+            // consistent again (its adapter and marker may lag its state), and the first save, which loads
+            // java.awt for the loss curve, cannot fall in a Ctrl-C, when the JVM refuses to load it.
+            save(out, state, metrics, Checkpoint.Status.RUNNING, title);
+            lastSaved = state.step;
             while (true) {
                 if (state.step >= plan.totalSteps()) {
                     status = Checkpoint.Status.FINISHED;
