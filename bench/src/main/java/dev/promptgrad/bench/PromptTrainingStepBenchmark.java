@@ -77,8 +77,8 @@ public class PromptTrainingStepBenchmark {
         trainingStep();
         long issued = backend.gemmFlops();
         long skipped = skippedWeightGradientFlops();
-        System.out.printf(Locale.ROOT, "%nGEMM FLOPs of one prompt-tuning step: %.1f G; a full fine-tune of the same step"
-                        + " adds %.1f G of dW GEMMs (%.1f G in all); prompt tuning issues %.3f of it%n",
+        System.out.printf(Locale.ROOT, "%nGEMM FLOPs of one prompt-tuning step: %.1f G; a full fine-tune of the same"
+                        + " step adds %.1f G of dW GEMMs (%.1f G in all); prompt tuning issues %.3f of it%n",
                 issued / 1e9, skipped / 1e9, (issued + skipped) / 1e9, (double) issued / (issued + skipped));
     }
 
@@ -96,8 +96,8 @@ public class PromptTrainingStepBenchmark {
 
     /**
      * The dW GEMMs a full fine-tune would add, over rows = batch × (prompt + tokens): per block c_attn
-     * (dim → 3·dim), attn.c_proj (dim → dim), mlp.c_fc (dim → 4·dim), mlp.c_proj (4·dim → dim), and the tied head
-     * (dim → vocab), each 2 · rows · in · out.
+     * (dim → 3·dim), attn.c_proj (dim → dim), mlp.c_fc (dim → 4·dim), mlp.c_proj (4·dim → dim), and the tied
+     * head (dim → vocab), each 2 · rows · in · out.
      */
     static long skippedWeightGradientFlops() {
         long rows = (long) BATCH * (PROMPT_ROWS + TOKENS);

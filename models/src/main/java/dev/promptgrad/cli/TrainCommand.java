@@ -47,7 +47,8 @@ final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "A Hugging Face model folder or a llama2.c .bin checkpoint (with --resume: default the checkpoint's).")
+            description = "A Hugging Face model folder or a llama2.c .bin checkpoint (with --resume: default the"
+                    + " checkpoint's).")
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
@@ -60,7 +61,8 @@ final class TrainCommand implements Callable<Integer> {
     Path data;
 
     static final class HeldOut {
-        @Option(names = "--eval", paramLabel = "EVAL.jsonl", description = "Held-out examples, evaluated every --eval-every steps.")
+        @Option(names = "--eval", paramLabel = "EVAL.jsonl",
+                description = "Held-out examples, evaluated every --eval-every steps.")
         Path file;
 
         @Option(names = "--eval-split", paramLabel = "SHARE",
@@ -89,10 +91,12 @@ final class TrainCommand implements Callable<Integer> {
     String init;
 
     @Option(names = "--optimizer", paramLabel = "NAME",
-            description = "adamw (torch defaults, weight decay 0.01; the default) or adafactor (Lester et al.'s settings).")
+            description = "adamw (torch defaults, weight decay 0.01; the default) or adafactor (Lester et al.'s"
+                    + " settings).")
     String optimizer;
 
-    @Option(names = "--lr", paramLabel = "RATE", description = "Peak learning rate (default 0.01 for adamw, 0.3 for adafactor).")
+    @Option(names = "--lr", paramLabel = "RATE",
+            description = "Peak learning rate (default 0.01 for adamw, 0.3 for adafactor).")
     Double lr;
 
     @Option(names = "--schedule", paramLabel = "NAME",
@@ -125,16 +129,20 @@ final class TrainCommand implements Callable<Integer> {
     @ArgGroup
     Length length;
 
-    @Option(names = "--clip", paramLabel = "NORM", description = "Clip the gradient's global norm to NORM; 0 is off (default 1.0).")
+    @Option(names = "--clip", paramLabel = "NORM",
+            description = "Clip the gradient's global norm to NORM; 0 is off (default 1.0).")
     Double clip;
 
-    @Option(names = "--seed", paramLabel = "S", description = "Seeds the init, the eval split and the shuffling (default 0).")
+    @Option(names = "--seed", paramLabel = "S",
+            description = "Seeds the init, the eval split and the shuffling (default 0).")
     Long seed;
 
-    @Option(names = "--eval-every", paramLabel = "STEPS", description = "Steps between evaluations (default: once per epoch).")
+    @Option(names = "--eval-every", paramLabel = "STEPS",
+            description = "Steps between evaluations (default: once per epoch).")
     Integer evalEvery;
 
-    @Option(names = "--save-every", paramLabel = "STEPS", description = "Steps between checkpoints (default: at each evaluation).")
+    @Option(names = "--save-every", paramLabel = "STEPS",
+            description = "Steps between checkpoints (default: at each evaluation).")
     Integer saveEvery;
 
     @Option(names = "--early-stop", paramLabel = "PATIENCE",
@@ -171,18 +179,20 @@ final class TrainCommand implements Callable<Integer> {
             LanguageModel lm = source.model();
             int room = lm.contextLength() - config.virtualTokens();
             if (room < 1) {
-                throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for tokens in "
-                        + lm.name() + ", which reads at most " + lm.contextLength() + " positions");
+                throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room"
+                        + " for tokens in " + lm.name() + ", which reads at most " + lm.contextLength() + " positions");
             }
             JsonlReader reader = new JsonlReader(source.tokenizer(), source.bosEos(), lm.vocabSize(), room,
-                    "the model's context of " + lm.contextLength() + " positions less the prompt's " + config.virtualTokens());
+                    "the model's context of " + lm.contextLength() + " positions less the prompt's "
+                            + config.virtualTokens());
             TrainingData examples = TrainingData.read(reader, Path.of(config.trainData()),
                     config.evalData() == null ? null : Path.of(config.evalData()), config.evalSplit(), config.seed(),
                     config.maxLength() > 0 ? Math.min(config.maxLength(), room) : room, source.bosEos().bos());
             int padId = source.tokenizer() != null ? source.tokenizer().pad().orElse(0) : 0;
             PromptTrainer trainer = new PromptTrainer(lm, examples, config, padId, progress);
             TrainingResult result = resume != null ? trainer.resume(resume, outFolder, stop)
-                    : trainer.train(outFolder, InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
+                    : trainer.train(outFolder,
+                            InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
             progress.finish();
             print(printer, result);
         } finally {
@@ -204,8 +214,8 @@ final class TrainCommand implements Callable<Integer> {
             builder = Checkpoint.savedConfig(resume).toBuilder();
         } else {
             if (model == null || data == null || out == null) {
-                throw new ParameterException(spec.commandLine(), "train needs --model, --data and --out, or --resume DIR"
-                        + " to continue a run");
+                throw new ParameterException(spec.commandLine(), "train needs --model, --data and --out, or"
+                        + " --resume DIR to continue a run");
             }
             builder = TrainingConfig.builder(model.toString());
         }
@@ -226,7 +236,8 @@ final class TrainCommand implements Callable<Integer> {
             TrainingConfig.OptimizerKind kind = switch (optimizer) {
                 case "adamw" -> TrainingConfig.OptimizerKind.ADAMW;
                 case "adafactor" -> TrainingConfig.OptimizerKind.ADAFACTOR;
-                default -> throw new IllegalArgumentException("--optimizer " + optimizer + " is not adamw or adafactor");
+                default -> throw new IllegalArgumentException("--optimizer " + optimizer
+                        + " is not adamw or adafactor");
             };
             builder.optimizer(kind);
         }
@@ -269,12 +280,15 @@ final class TrainCommand implements Callable<Integer> {
             summary.put("out", result.folder().toString());
             printer.println(JsonWriter.compact().write(summary));
         } else {
-            StringBuilder line = new StringBuilder(why + " after " + result.steps() + " of " + result.totalSteps() + " steps");
-            if (!Double.isNaN(result.lastLoss())) line.append(", loss ").append(String.format(Locale.ROOT, "%.4f", result.lastLoss()));
+            StringBuilder line = new StringBuilder(why + " after " + result.steps() + " of " + result.totalSteps()
+                    + " steps");
+            if (!Double.isNaN(result.lastLoss())) {
+                line.append(", loss ").append(String.format(Locale.ROOT, "%.4f", result.lastLoss()));
+            }
             if (result.bestStep() >= 0) {
                 line.append(", best held-out loss ").append(String.format(Locale.ROOT, "%.4f", result.bestEvalLoss()))
-                        .append(" at step ").append(result.bestStep()).append(" (in ").append(result.folder().resolve(Checkpoint.BEST))
-                        .append(")");
+                        .append(" at step ").append(result.bestStep())
+                        .append(" (in ").append(result.folder().resolve(Checkpoint.BEST)).append(")");
             }
             printer.println(line);
             printer.println("adapter written to " + result.folder() + (result.status() == Checkpoint.Status.INTERRUPTED

@@ -56,7 +56,8 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
      * @param tokenizer  {@code tokenizer_name_or_path}: required by PEFT for TEXT (its config check refuses a
      *                   TEXT config without one), else null
      */
-    public record TuningConfig(String baseModel, int layers, int heads, String init, String initText, String tokenizer) {
+    public record TuningConfig(String baseModel, int layers, int heads, String init, String initText,
+                               String tokenizer) {
         private static final Set<String> INITS = Set.of("RANDOM", "SAMPLE_VOCAB", "TEXT");
 
         public TuningConfig {

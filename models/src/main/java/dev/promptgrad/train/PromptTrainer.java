@@ -40,16 +40,17 @@ public final class PromptTrainer {
      * @param padId the id right-padded sequences are filled with (the tokenizer's pad, else 0); the loss does
      *              not depend on it, since pads are masked and unlabelled
      */
-    public PromptTrainer(LanguageModel model, TrainingData data, TrainingConfig config, int padId, TrainingListener listener) {
+    public PromptTrainer(LanguageModel model, TrainingData data, TrainingConfig config, int padId,
+                         TrainingListener listener) {
         int room = model.contextLength() - config.virtualTokens();
         if (room < 1) {
-            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for tokens in "
-                    + model.name() + ", which reads at most " + model.contextLength() + " positions");
+            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for"
+                    + " tokens in " + model.name() + ", which reads at most " + model.contextLength() + " positions");
         }
         if (config.maxLength() > room) {
             throw new IllegalArgumentException("--max-length " + config.maxLength() + " is more than the " + room
-                    + " tokens that fit after " + config.virtualTokens() + " virtual tokens in " + model.name() + "'s context of "
-                    + model.contextLength());
+                    + " tokens that fit after " + config.virtualTokens() + " virtual tokens in " + model.name()
+                    + "'s context of " + model.contextLength());
         }
         for (List<Example> set : List.of(data.train(), data.eval())) {
             for (Example example : set) {
@@ -60,7 +61,8 @@ public final class PromptTrainer {
             }
         }
         if (config.earlyStop() > 0 && !data.hasEval()) {
-            throw new IllegalArgumentException("--early-stop needs held-out data: give --eval FILE or --eval-split SHARE");
+            throw new IllegalArgumentException("--early-stop needs held-out data: give --eval FILE or"
+                    + " --eval-split SHARE");
         }
         this.model = model;
         this.data = data;
@@ -90,11 +92,12 @@ public final class PromptTrainer {
      */
     public TrainingResult train(Path out, PromptInit.Initial initial, AtomicBoolean stop) {
         if (initial.tokens() != config.virtualTokens() || initial.width() != model.dim()) {
-            throw new IllegalArgumentException("the initial prompt is " + initial.tokens() + " × " + initial.width() + ", but the"
-                    + " run needs " + config.virtualTokens() + " × " + model.dim());
+            throw new IllegalArgumentException("the initial prompt is " + initial.tokens() + " × " + initial.width()
+                    + ", but the run needs " + config.virtualTokens() + " × " + model.dim());
         }
         prepareEmptyFolder(out);
-        TrainingState state = new TrainingState(config, initial.tokens(), initial.width(), initial.values(), data.fingerprint());
+        TrainingState state = new TrainingState(config, initial.tokens(), initial.width(), initial.values(),
+                data.fingerprint());
         return run(out, state, new MetricsLog(), stop);
     }
 
@@ -113,9 +116,9 @@ public final class PromptTrainer {
                     + " has hidden size " + model.dim() + "; resume with the model it was trained on");
         }
         if (!state.dataFingerprint.equals(data.fingerprint())) {
-            throw new TrainingStateException(from + " was trained on other examples (data sha256 " + state.dataFingerprint
-                    + ", now " + data.fingerprint() + "); resume with the same --data and --eval or --eval-split, and"
-                    + " the same --seed and --max-length");
+            throw new TrainingStateException(from + " was trained on other examples (data sha256 "
+                    + state.dataFingerprint + ", now " + data.fingerprint() + "); resume with the same --data and"
+                    + " --eval or --eval-split, and the same --seed and --max-length");
         }
         if (!Checkpoint.markerMatchesState(from)) {
             listener.note(from + ": " + Checkpoint.MARKER + " does not match " + TrainingState.FILE + " (the last save"
@@ -127,8 +130,8 @@ public final class PromptTrainer {
             Path best = from.resolve(Checkpoint.BEST);
             if (Files.isDirectory(best)) {
                 PeftAdapter saved = PeftAdapter.read(best);
-                PeftAdapter.write(out.resolve(Checkpoint.BEST), saved.embeddings(), saved.virtualTokens(), saved.width(),
-                        adapterConfig);
+                PeftAdapter.write(out.resolve(Checkpoint.BEST), saved.embeddings(), saved.virtualTokens(),
+                        saved.width(), adapterConfig);
             }
         }
         return run(out, state, metrics, stop);
@@ -139,7 +142,6 @@ public final class PromptTrainer {
         List<TokenBatch> evalBatches = batches(data.eval());
         String title = model.name() + ": " + config.virtualTokens() + " virtual tokens, " + config.optimizer().cliName()
                 + " lr " + config.lr();
-        int lastSaved = -1;
         listener.started(plan, state.step, data.description());
         long started = System.nanoTime();
         Checkpoint.Status status;
@@ -151,7 +153,7 @@ public final class PromptTrainer {
             // consistent again (its adapter and marker may lag its state), and the first save, which loads
             // java.awt for the loss curve, cannot fall in a Ctrl-C, when the JVM refuses to load it.
             save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-            lastSaved = state.step;
+            int lastSaved = state.step;
             while (true) {
                 if (state.step >= plan.totalSteps()) {
                     status = Checkpoint.Status.FINISHED;
@@ -172,9 +174,9 @@ public final class PromptTrainer {
                 try {
                     result = step.run(state.prompt, microBatches, state.optimizer, lr, config.clip());
                 } catch (IllegalStateException e) {
-                    throw new IllegalStateException("step " + (state.step + 1) + ": " + e.getMessage() + "; training diverged:"
-                            + " lower --lr (now " + config.lr() + ") or set --clip" + (lastSaved >= 0
-                            ? "; the checkpoint of step " + lastSaved + " in " + out + " is intact" : ""), e);
+                    throw new IllegalStateException("step " + (state.step + 1) + ": " + e.getMessage()
+                            + "; training diverged: lower --lr (now " + config.lr() + ") or set --clip"
+                            + "; the checkpoint of step " + lastSaved + " in " + out + " is intact", e);
                 }
                 long stepEnd = System.nanoTime();
                 state.step++;
@@ -183,8 +185,9 @@ public final class PromptTrainer {
                 double tokensPerSecond = result.tokens() / Math.max(1e-9, (stepEnd - stepStart) / 1e9);
                 metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), result.loss(), null, lr,
                         result.gradNorm(), tokensPerSecond));
-                listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(), plan.epochAfter(state.step),
-                        result.loss(), lr, result.gradNorm(), tokensPerSecond, (stepEnd - started) / 1e9, state.prompt()));
+                listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(),
+                        plan.epochAfter(state.step), result.loss(), lr, result.gradNorm(), tokensPerSecond,
+                        (stepEnd - started) / 1e9, state.prompt()));
                 if (data.hasEval() && (state.step % plan.evalEvery() == 0 || state.step == plan.totalSteps())) {
                     evaluate(step, state, metrics, evalBatches, out);
                 }
@@ -205,7 +208,8 @@ public final class PromptTrainer {
                 state.bestEvalLoss, state.bestStep, out);
     }
 
-    private void evaluate(TrainingStep step, TrainingState state, MetricsLog metrics, List<TokenBatch> evalBatches, Path out) {
+    private void evaluate(TrainingStep step, TrainingState state, MetricsLog metrics, List<TokenBatch> evalBatches,
+                          Path out) {
         double evalLoss = step.evaluate(state.prompt, evalBatches);
         if (!Double.isFinite(evalLoss)) {
             throw new IllegalStateException("step " + state.step + ": the held-out loss is " + evalLoss
@@ -244,7 +248,8 @@ public final class PromptTrainer {
     private List<TokenBatch> batches(List<Example> examples) {
         List<TokenBatch> batches = new ArrayList<>();
         for (int from = 0; from < examples.size(); from += config.batch()) {
-            batches.add(RightPadding.batch(examples.subList(from, Math.min(examples.size(), from + config.batch())), padId));
+            int to = Math.min(examples.size(), from + config.batch());
+            batches.add(RightPadding.batch(examples.subList(from, to), padId));
         }
         return batches;
     }
@@ -254,8 +259,9 @@ public final class PromptTrainer {
             if (Files.isDirectory(out)) {
                 try (Stream<Path> entries = Files.list(out)) {
                     if (entries.findAny().isPresent()) {
-                        throw new IllegalArgumentException("--out " + out + " is not empty; training writes a new adapter"
-                                + " folder: choose a new folder, or continue the run in it with --resume " + out);
+                        throw new IllegalArgumentException("--out " + out + " is not empty; training writes a new"
+                                + " adapter folder: choose a new folder, or continue the run in it with --resume "
+                                + out);
                     }
                 }
             } else if (Files.exists(out)) {

@@ -94,7 +94,8 @@ public final class TrainingStep implements AutoCloseable {
         }
         double norm = clip > 0 ? GradientClipping.clipByGlobalNorm(gradient, clip) : l2Norm(gradient);
         if (!Double.isFinite(norm)) {
-            throw new IllegalStateException("the gradient norm is " + norm + " at loss " + loss + "; the prompt was not changed");
+            throw new IllegalStateException("the gradient norm is " + norm + " at loss " + loss
+                    + "; the prompt was not changed");
         }
         optimizer.step(prompt, gradient, lr);
         return new Result(loss, norm, total, tokens);

@@ -71,7 +71,8 @@ class GoldenTrajectoryTest {
             assertEquals(expectedLosses[s], report.loss(), tolerance * Math.abs(expectedLosses[s]),
                     fixture + " " + optimizer + ": loss before step " + s);
             float[] expected = Arrays.copyOfRange(expectedPrompts, s * size, (s + 1) * size);
-            Compare.assertClose(expected, report.prompt(), tolerance, fixture + " " + optimizer + " prompt after step " + s);
+            Compare.assertClose(expected, report.prompt(), tolerance,
+                    fixture + " " + optimizer + " prompt after step " + s);
         }
         assertTrue(expectedLosses[9] < expectedLosses[0] - 0.1, "the fixture's trajectory must go somewhere");
     }

@@ -59,8 +59,8 @@ final class TinyRuns {
     }
 
     /**
-     * Trains (or, with {@code resumeFrom}, resumes) into {@code out} on {@code backend}; {@code stopAfter} &gt; 0 sets the
-     * stop flag after that step, and {@code observer} sees each checkpoint file.
+     * Trains (or, with {@code resumeFrom}, resumes) into {@code out} on {@code backend}; {@code stopAfter} &gt; 0
+     * sets the stop flag after that step, and {@code observer} sees each checkpoint file.
      */
     static Outcome run(Supplier<Backend> backend, TrainingConfig config, TrainingData data, Path out, Path resumeFrom,
                        int stopAfter, Checkpoint.FileObserver observer) {
