@@ -17,9 +17,9 @@ import java.util.List;
 
 /**
  * One optimizer step of a soft prompt on a frozen model: forward and backward of each micro-batch (the
- * workspace is rewound before each, so a step allocates nothing once shapes repeat), the micro-batches'
- * losses and gradients combined, global-norm clipping, and the optimizer's update of the host copy of the
- * prompt. Also the evaluation loss, without backward. It owns the workspace and the prompt tensor; it does
+ * workspace is rewound before each, so a step allocates no backend memory once shapes repeat), the
+ * micro-batches' losses and gradients combined, global-norm clipping, and the optimizer's update of the host
+ * copy of the prompt. Also the evaluation loss, without backward. It owns the workspace and the prompt tensor; it does
  * not choose examples, schedule the rate or save anything.
  *
  * <p>Gradient accumulation: micro-batch i's loss L_i is a mean over its n_i labelled tokens, so the step's
