@@ -198,14 +198,13 @@ public final class PromptTrainer {
             }
         }
         save(out, state, metrics, status, title);
-        MetricsLog.Entry last = metrics.isEmpty() ? null : metrics.last();
         double lastLoss = Double.NaN, lastEval = Double.NaN;
         for (MetricsLog.Entry entry : metrics.entries()) {
             if (entry.loss() != null) lastLoss = entry.loss();
             if (entry.evalLoss() != null) lastEval = entry.evalLoss();
         }
-        return new TrainingResult(status, state.step, plan.totalSteps(), last == null ? Double.NaN : lastLoss, lastEval,
-                state.bestEvalLoss, state.bestStep, out);
+        return new TrainingResult(status, state.step, plan.totalSteps(), lastLoss, lastEval, state.bestEvalLoss,
+                state.bestStep, out);
     }
 
     private void evaluate(TrainingStep step, TrainingState state, MetricsLog metrics, List<TokenBatch> evalBatches,
