@@ -463,10 +463,12 @@ public final class CudaBackend implements Backend {
         int steps = x.dim(2), headSize = x.dim(3);
         long pairs = (long) x.rows() * (headSize / 2);   // rows = batch · heads · T
         if (pairs == 0) return;
+        // positions per sequence (batch · T): each sequence's heads · T rows read their own row of them
+        long sequenceRows = positions.length == steps ? 0 : (long) x.dim(1) * steps;
         CachingAllocator.Block positionBlock = uploadInts(positions, "rope positions");
         try {
             flat(Kernel.ROPE, pairs, address(x), address(out), positionBlock.address(), pairs, steps, headSize, theta,
-                    layout == RopeLayout.INTERLEAVED ? 1 : 0, inverse ? 1 : 0);
+                    layout == RopeLayout.INTERLEAVED ? 1 : 0, inverse ? 1 : 0, sequenceRows);
         } finally {
             allocator.release(positionBlock);   // later work on this stream runs after the kernel that reads it
         }
