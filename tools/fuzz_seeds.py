@@ -182,6 +182,12 @@ def main():
           joined(fixture("gpt2-tiny", "adapter", "adapter_config.json"),
                  fixture("gpt2-tiny", "adapter", "adapter_model.safetensors")))
 
+    kobold = target("models", "prompt", "SoftPromptFileFuzzTest", "koboldZip")
+    write(kobold, "deflated", fixture("soft-prompts", "kobold-deflated.zip"))
+    npy = target("models", "prompt", "SoftPromptFileFuzzTest", "npy")
+    for name in ("lester-f32", "f16", "bf16-v2"):
+        write(npy, name, fixture("soft-prompts", name + ".npy"))
+
     write(target("models", "data", "JsonlFuzzTest", "jsonl"), "forms",
           '{"input": "hello", "output": " world"}\n\n{"text": "abc def"}\r\n'
           '{"input_ids": [1, 4, 5], "labels": [-100, 4, 5]}\n{"input_ids": [7]}\n')
