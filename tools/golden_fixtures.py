@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes promptgrad's golden fixtures: tiny random GPT-2 and Llama models as Hugging Face folders, plus the
-logits, hidden states, loss, dLoss/dPrompt and a 10-step AdamW trajectory that PyTorch computes for a PEFT
-PROMPT_TUNING soft prompt on a padded batch (DESIGN.md principle 6; the pattern of llm.c's test_gpt2).
+logits, hidden states, loss, dLoss/dPrompt and 10-step AdamW and Adafactor trajectories that PyTorch computes
+for a PEFT PROMPT_TUNING soft prompt on a padded batch (DESIGN.md principle 6; the pattern of llm.c's test_gpt2).
 
 It is not a model library and imports no Hugging Face code (transformers, safetensors and peft are not
 installed): GPT-2, Llama, the safetensors format and PEFT's prompt semantics are written here from their
@@ -23,6 +23,9 @@ import numpy
 import torch
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # importing the sibling script must leave no __pycache__ in tools/
+from optimizer_fixtures import HuggingFaceAdafactor  # noqa: E402
+
 BASE_SEED = 1234
 NUM_VIRTUAL_TOKENS = 5  # P
 SEQUENCE_LENGTHS = (7, 4, 6)  # real tokens per sequence; right-padded to the longest
@@ -30,6 +33,9 @@ PAD_TOKEN_ID = 0
 IGNORE_INDEX = -100
 TRAJECTORY_STEPS = 10
 ADAMW = {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False}
+# Lester et al. 2021's prompt-tuning Adafactor: Hugging Face's algorithm with a constant external rate.
+ADAFACTOR_LESTER = {"lr": 0.3, "eps": (1e-30, 1e-3), "clip_threshold": 1.0, "decay_rate": -0.8, "beta1": None,
+                    "weight_decay": 1e-5, "scale_parameter": False, "relative_step": False, "warmup_init": False}
 MAX_FOLDER_BYTES = 200 * 1024
 
 GPT2_TINY = {"vocab_size": 61, "n_positions": 32, "n_embd": 16, "n_layer": 2, "n_head": 4,
@@ -617,11 +623,10 @@ def adapter_config(model_name, peft_shape):
             "tokenizer_kwargs": None, "tokenizer_name_or_path": None}
 
 
-def train_trajectory(model, prompt, batch):
-    """TRAJECTORY_STEPS of AdamW on the prompt alone: loss before each step, prompt after each step."""
+def train_trajectory(model, prompt, batch, make_optimizer):
+    """TRAJECTORY_STEPS of an optimizer on the prompt alone: loss before each step, prompt after each step."""
     trained = prompt.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.AdamW([trained], lr=ADAMW["lr"], betas=ADAMW["betas"], eps=ADAMW["eps"],
-                                  weight_decay=ADAMW["weight_decay"], amsgrad=ADAMW["amsgrad"], foreach=False)
+    optimizer = make_optimizer(trained)
     losses, prompts = [], []
     for _ in range(TRAJECTORY_STEPS):
         optimizer.zero_grad()
@@ -631,6 +636,22 @@ def train_trajectory(model, prompt, batch):
         losses.append(loss.detach().clone())
         prompts.append(trained.detach().clone())
     return torch.stack(losses), torch.stack(prompts)
+
+
+def adamw(prompt):
+    return torch.optim.AdamW([prompt], lr=ADAMW["lr"], betas=ADAMW["betas"], eps=ADAMW["eps"],
+                             weight_decay=ADAMW["weight_decay"], amsgrad=ADAMW["amsgrad"], foreach=False)
+
+
+def adafactor_lester(prompt):
+    # transformers.optimization.Adafactor(params, lr=0.3, scale_parameter=False, relative_step=False,
+    #     warmup_init=False, decay_rate=-0.8, clip_threshold=1.0, weight_decay=1e-5), re-written in
+    #     tools/optimizer_fixtures.py because transformers is not installed
+    settings = ADAFACTOR_LESTER
+    return HuggingFaceAdafactor([prompt], lr=settings["lr"], eps=settings["eps"],
+                                clip_threshold=settings["clip_threshold"], decay_rate=settings["decay_rate"],
+                                beta1=settings["beta1"], weight_decay=settings["weight_decay"],
+                                scale_parameter=settings["scale_parameter"])
 
 
 def script_sha256():
@@ -661,9 +682,12 @@ def write_fixture(out_root, name, model, seed, generator):
     loss = causal_lm_loss(logits, full_labels)
     (prompt_grad,) = torch.autograd.grad(loss, attached)
     check_gradient(model, prompt, batch, prompt_grad)
-    trajectory_losses, trajectory_prompts = train_trajectory(model, prompt, batch)
+    trajectory_losses, trajectory_prompts = train_trajectory(model, prompt, batch, adamw)
     assert trajectory_losses[0].item() == loss.item(), "trajectory does not start at the golden loss"
     assert trajectory_losses[-1] < trajectory_losses[0], "AdamW did not lower the loss"
+    adafactor_losses, adafactor_prompts = train_trajectory(model, prompt, batch, adafactor_lester)
+    assert adafactor_losses[0].item() == loss.item(), "Adafactor trajectory does not start at the golden loss"
+    assert adafactor_losses[-1] < adafactor_losses[0], "Adafactor did not lower the loss"
 
     write_json(os.path.join(folder, "config.json"), model.hf_config())
     write_safetensors(os.path.join(folder, "model.safetensors"), model.checkpoint_tensors())
@@ -674,7 +698,9 @@ def write_fixture(out_root, name, model, seed, generator):
               "loss": loss.detach().reshape(1),                  # (1)
               "prompt_grad": prompt_grad,                        # (P, dim)
               "trajectory_losses": trajectory_losses,            # (steps)
-              "trajectory_prompts": trajectory_prompts}          # (steps, P, dim)
+              "trajectory_prompts": trajectory_prompts,          # (steps, P, dim)
+              "trajectory_adafactor_losses": adafactor_losses,   # (steps)
+              "trajectory_adafactor_prompts": adafactor_prompts}  # (steps, P, dim)
     write_safetensors(os.path.join(folder, "golden.safetensors"), golden)
     write_json(os.path.join(folder, "golden.json"), {
         "model": name,
@@ -693,6 +719,14 @@ def write_fixture(out_root, name, model, seed, generator):
         "optimizer": {"name": "AdamW", "lr": ADAMW["lr"], "betas": list(ADAMW["betas"]), "eps": ADAMW["eps"],
                       "weight_decay": ADAMW["weight_decay"], "amsgrad": ADAMW["amsgrad"],
                       "steps": TRAJECTORY_STEPS},
+        "optimizer_adafactor": {"name": "Adafactor", "lr": ADAFACTOR_LESTER["lr"],
+                                "eps": list(ADAFACTOR_LESTER["eps"]),
+                                "clip_threshold": ADAFACTOR_LESTER["clip_threshold"],
+                                "decay_rate": ADAFACTOR_LESTER["decay_rate"], "beta1": ADAFACTOR_LESTER["beta1"],
+                                "weight_decay": ADAFACTOR_LESTER["weight_decay"],
+                                "scale_parameter": ADAFACTOR_LESTER["scale_parameter"],
+                                "relative_step": ADAFACTOR_LESTER["relative_step"],
+                                "warmup_init": ADAFACTOR_LESTER["warmup_init"], "steps": TRAJECTORY_STEPS},
         "torch_version": torch.__version__,
         "numpy_version": numpy.__version__,
         "python_version": platform.python_version(),
@@ -705,7 +739,8 @@ def write_fixture(out_root, name, model, seed, generator):
 
     size = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(folder) for f in files)
     assert size < MAX_FOLDER_BYTES, f"{folder} is {size} bytes"
-    print(f"{name}: loss {loss.item():.6f} -> {trajectory_losses[-1].item():.6f} after {TRAJECTORY_STEPS} steps, "
+    print(f"{name}: loss {loss.item():.6f} -> {trajectory_losses[-1].item():.6f} (AdamW), "
+          f"{adafactor_losses[-1].item():.6f} (Adafactor) after {TRAJECTORY_STEPS} steps, "
           f"|dPrompt|max {prompt_grad.abs().max().item():.4g}, logits std {logits.std().item():.3f}, "
           f"{size} bytes")
 

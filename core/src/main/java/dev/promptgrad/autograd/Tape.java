@@ -90,13 +90,21 @@ public final class Tape {
 
     /** Backward from a scalar loss (seed 1). */
     public Gradients backward(Variable loss) {
+        return backward(loss, (GradientObserver) null);
+    }
+
+    /**
+     * Backward from a scalar loss (seed 1), showing {@code observer} (null: none) the gradient of every recorded
+     * op's output on the way, e.g. the residual stream at each block boundary.
+     */
+    public Gradients backward(Variable loss, GradientObserver observer) {
         if (loss.value().size() != 1) {
             throw new IllegalArgumentException("backward(loss) needs a scalar; " + loss + " has "
                     + loss.value().size() + " elements; pass a seed gradient instead");
         }
         Tensor seed = allocate(loss.shape());
         backend.fill(seed, 1.0);
-        return backward(loss, seed);
+        return backward(loss, seed, observer);
     }
 
     /**
@@ -104,6 +112,11 @@ public final class Tape {
      * the parameters the output depends on. They live in the workspace until {@link #reset()}.
      */
     public Gradients backward(Variable output, Tensor seed) {
+        return backward(output, seed, null);
+    }
+
+    /** As {@link #backward(Variable, Tensor)}, showing {@code observer} (null: none) each op's output gradient. */
+    public Gradients backward(Variable output, Tensor seed, GradientObserver observer) {
         if (!output.requiresGrad()) {
             throw new IllegalArgumentException(output + " does not depend on any parameter; nothing to differentiate");
         }
@@ -116,6 +129,7 @@ public final class Tape {
             Node node = nodes.get(n);
             Grad dOut = grads.remove(node.output);
             if (dOut == null) continue;   // this op does not reach the output being differentiated
+            if (observer != null) observer.gradient(node.output, dOut.tensor);
             Sink sink = new Sink(node);
             node.function.backward(dOut.tensor, sink);
             sink.accumulateInto(grads);

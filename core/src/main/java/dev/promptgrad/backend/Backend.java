@@ -133,9 +133,11 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Rotary position embedding on x [batch, heads, T, headSize] (headSize even): feature pairs chosen by
-     * {@code layout} at time step t are rotated by angle {@code positions[t] · theta^(−2j/headSize)}; with
-     * {@code inverse} by minus that angle (RoPE's backward, since rotations are orthogonal). {@code out}
-     * may be {@code x}.
+     * {@code layout} at time step t of sequence b are rotated by angle {@code p · theta^(−2j/headSize)}; with
+     * {@code inverse} by minus that angle (RoPE's backward, since rotations are orthogonal). {@code positions}
+     * holds either T values, shared by every sequence ({@code p = positions[t]}), or batch · T values, one row
+     * per sequence ({@code p = positions[b·T + t]}, e.g. left-padded sequences that start at different
+     * columns). {@code out} may be {@code x}.
      */
     void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out);
 

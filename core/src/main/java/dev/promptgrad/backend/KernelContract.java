@@ -386,7 +386,10 @@ public final class KernelContract {
         checkSameOrDisjoint(k, dScores, dProbs);
     }
 
-    /** {@link Backend#rope}: x [batch, heads, T, headSize] with headSize even, one position per time step. */
+    /**
+     * {@link Backend#rope}: x [batch, heads, T, headSize] with headSize even, and one position per time step
+     * (T positions shared by every sequence) or per sequence and time step (batch · T).
+     */
     public static void checkRope(Tensor x, int[] positions, double theta, RopeLayout layout, Tensor out) {
         String k = "rope";
         checkLive(k, x, out);
@@ -396,9 +399,9 @@ public final class KernelContract {
             throw new IllegalArgumentException(k + ": headSize (last dimension of " + x + ") must be even, not " + x.dim(3));
         }
         if (positions == null) throw new IllegalArgumentException(k + ": positions must not be null");
-        if (positions.length != x.dim(2)) {
+        if (positions.length != x.dim(2) && positions.length != (long) x.dim(0) * x.dim(2)) {
             throw new IllegalArgumentException(k + ": " + positions.length + " positions given for " + x + " with T = "
-                    + x.dim(2) + "; pass one position per time step");
+                    + x.dim(2) + "; pass one position per time step (T), or per sequence and time step (batch · T)");
         }
         if (!(theta > 0) || Double.isInfinite(theta)) {
             throw new IllegalArgumentException(k + ": theta must be finite and > 0, not " + theta);

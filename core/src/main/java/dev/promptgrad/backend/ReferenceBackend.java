@@ -338,13 +338,15 @@ public final class ReferenceBackend implements Backend {
     public void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out) {
         KernelContract.checkRope(x, positions, theta, layout, out);
         int batches = x.dim(0), heads = x.dim(1), steps = x.dim(2), headSize = x.dim(3), half = headSize / 2;
+        boolean perSequence = positions.length != steps;   // (batch, T) rather than (T)
         for (int b = 0; b < batches; b++) {
             for (int h = 0; h < heads; h++) {
                 for (int t = 0; t < steps; t++) {
                     int row = (b * heads + h) * steps + t;
+                    int position = positions[perSequence ? b * steps + t : t];
                     double[] v = readRow(x, row, headSize);   // (headSize), read first: out may be x
                     for (int j = 0; j < half; j++) {
-                        double angle = positions[t] * Math.pow(theta, -2.0 * j / headSize);
+                        double angle = position * Math.pow(theta, -2.0 * j / headSize);
                         if (inverse) angle = -angle;
                         double cos = Math.cos(angle), sin = Math.sin(angle);
                         int first = layout == RopeLayout.ROTATE_HALF ? j : 2 * j;

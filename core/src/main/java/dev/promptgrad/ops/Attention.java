@@ -23,7 +23,9 @@ public final class Attention {
      * Query head h reads kv head h / (heads / kvHeads), as Hugging Face's repeat_kv does.
      *
      * @param keyMask [batch, keys], 1 = attend and 0 = padding; may be null
-     * @param rope    the rotary settings (positions of the keys), or null for a model without RoPE
+     * @param rope    the rotary settings, or null for a model without RoPE: the positions of the keys, [keys]
+     *                shared by every sequence or [batch · keys] one row per sequence; the queries take the
+     *                last T of each row
      */
     public static Variable apply(Tape tape, Variable q, Variable k, Variable v, int heads, int kvHeads,
                                  boolean causal, Tensor keyMask, Rope.Settings rope) {
@@ -49,12 +51,20 @@ public final class Attention {
         Variable kh = byHead(tape, k, kvHeads, headSize);    // (B, KvH, keys, D)
         Variable vh = byHead(tape, v, kvHeads, headSize);    // (B, KvH, keys, D)
         if (rope != null) {
-            int[] keyPositions = rope.positions();
-            if (keyPositions.length != keys) {
+            int[] keyPositions = rope.positions();                    // (keys) or (B, keys)
+            int[] queryPositions;                                     // (T) or (B, T)
+            if (keyPositions.length == keys) {
+                queryPositions = Arrays.copyOfRange(keyPositions, keys - length, keys);
+            } else if (keyPositions.length == (long) batch * keys) {
+                queryPositions = new int[batch * length];
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(keyPositions, b * keys + keys - length, queryPositions, b * length, length);
+                }
+            } else {
                 throw new IllegalArgumentException("attention: rope has " + keyPositions.length
-                        + " positions but there are " + keys + " keys; give one position per key");
+                        + " positions but there are " + keys + " keys in each of " + batch + " sequences; give one"
+                        + " position per key (" + keys + ") or per sequence and key (" + batch * keys + ")");
             }
-            int[] queryPositions = Arrays.copyOfRange(keyPositions, keys - length, keys);
             // PyTorch (HF Llama): q, k = apply_rotary_pos_emb(q, k, cos, sin)
             qh = Rope.apply(tape, qh, queryPositions, rope.theta(), rope.layout());
             kh = Rope.apply(tape, kh, keyPositions, rope.theta(), rope.layout());

@@ -9,15 +9,18 @@ import dev.promptgrad.tensor.Tensor;
 
 /**
  * Rotary position embedding on x [batch, heads, T, headSize]: each feature pair chosen by the
- * {@link RopeLayout} is rotated by {@code positions[t] · theta^(−2j/headSize)}. A rotation is orthogonal,
+ * {@link RopeLayout} is rotated by {@code p · theta^(−2j/headSize)}, where p is the position of time step t
+ * (shared by every sequence, or of sequence b when each has its own). A rotation is orthogonal,
  * so backward is the same kernel with the opposite angle; nothing is saved but the settings.
  * Derivation: docs/autograd.md#rope.
  */
 public final class Rope implements Function {
 
     /**
-     * How a model rotates: the pair layout, the base θ (10000 for Llama 2) and the position of each key.
-     * In attention the queries are the last T of those keys, so a step without a cache uses 0 … T − 1.
+     * How a model rotates: the pair layout, the base θ (10000 for Llama 2) and the position of each key,
+     * either [keys] shared by every sequence or [batch · keys], one row per sequence (left-padded sequences
+     * whose text starts at different columns). In attention the queries are the last T keys of each
+     * sequence, so a step without a cache uses 0 … T − 1.
      */
     public record Settings(RopeLayout layout, double theta, int[] positions) {
         public Settings {
@@ -38,7 +41,7 @@ public final class Rope implements Function {
     }
 
     private final Tape tape;
-    private final int[] positions;  // (T)
+    private final int[] positions;  // (T) or (batch, T)
     private final double theta;
     private final RopeLayout layout;
 
@@ -49,12 +52,17 @@ public final class Rope implements Function {
         this.layout = layout;
     }
 
-    /** Rotates x [batch, heads, T, headSize] at time step t by the angles of {@code positions[t]}. */
+    /**
+     * Rotates x [batch, heads, T, headSize] at time step t of sequence b by the angles of {@code positions[t]}
+     * (T positions shared by every sequence) or {@code positions[b·T + t]} (batch · T positions).
+     */
     public static Variable apply(Tape tape, Variable x, int[] positions, double theta, RopeLayout layout) {
         Tensor value = x.value();
-        if (value.rank() != 4 || value.dim(3) % 2 != 0 || positions.length != value.dim(2)) {
+        if (value.rank() != 4 || value.dim(3) % 2 != 0
+                || positions.length != value.dim(2) && positions.length != (long) value.dim(0) * value.dim(2)) {
             throw new IllegalArgumentException("rope: " + x + " must be [batch, heads, T, headSize] with an even"
-                    + " headSize and T = " + positions.length + " (one position per time step)");
+                    + " headSize, and " + positions.length + " positions must be one per time step (T) or per"
+                    + " sequence and time step (batch · T)");
         }
         int[] saved = positions.clone();
         Tensor y = tape.allocate(x.shape());

@@ -435,6 +435,36 @@ public abstract class BackendContract {
     }
 
     @ParameterizedTest
+    @ValueSource(ints = {1, 7, 33, 1023})
+    void ropeWithPositionsPerSequence(int steps) {
+        Random rnd = seeded("rope per sequence", steps);
+        int batch = 3, heads = 2, headSize = steps == 1023 ? 8 : 32;
+        int[] positions = new int[batch * steps];   // (batch, T): sequence b left-padded by b · 2 columns
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < steps; t++) positions[b * steps + t] = Math.max(0, t - 2 * b) + rnd.nextInt(2) * 1000;
+        }
+        for (RopeLayout layout : RopeLayout.values()) {
+            for (boolean inverse : new boolean[]{false, true}) {
+                Twin x = random(rnd, -2, 2, batch, heads, steps, headSize), out = garbage(batch, heads, steps, headSize);
+                String what = "rope per sequence " + layout + (inverse ? " inverse" : "") + " T=" + steps;
+                run(k -> k.backend.rope(k.pick(x), positions, 10000, layout, inverse, k.pick(out)));
+                check(what, out, REDUCED);
+                // each sequence alone, with its row of positions shared, gives the same values
+                double[] together = backend.downloadDouble(out.mine);
+                int size = heads * steps * headSize;
+                for (int b = 0; b < batch; b++) {
+                    int[] row = Arrays.copyOfRange(positions, b * steps, (b + 1) * steps);
+                    Twin one = x.range(b * size, (b + 1) * size, 1, heads, steps, headSize);
+                    Twin alone = garbage(1, heads, steps, headSize);
+                    backend.rope(one.mine(), row, 10000, layout, inverse, alone.mine());
+                    compare(what + " sequence " + b + " alone", backend.downloadDouble(alone.mine()),
+                            Arrays.copyOfRange(together, b * size, (b + 1) * size), new Tolerance(0, 0));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"0 2 1 3", "3 1 0 2", "1 0", "2 0 1", "0"})
     void permute(String axes) {
         int[] perm = Arrays.stream(axes.split(" ")).mapToInt(Integer::parseInt).toArray();

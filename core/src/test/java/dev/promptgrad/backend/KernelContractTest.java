@@ -263,6 +263,8 @@ class KernelContractTest {
                 "rope: headSize", "Tensor[1, 2, 3, 5]", "must be even, not 5");
         rejects(() -> backend.rope(x, new int[]{0, 1}, 1e4, RopeLayout.INTERLEAVED, false, out),
                 "rope: 2 positions given for Tensor[1, 2, 3, 4]", "T = 3");
+        rejects(() -> backend.rope(f32(2, 2, 3, 4), new int[]{0, 1, 2, 3}, 1e4, RopeLayout.INTERLEAVED, false,
+                f32(2, 2, 3, 4)), "rope: 4 positions given for Tensor[2, 2, 3, 4]", "(T), or per sequence", "(batch · T)");
         rejects(() -> backend.rope(x, null, 1e4, RopeLayout.INTERLEAVED, false, out), "rope: positions must not be null");
         rejects(() -> backend.rope(x, three, 0, RopeLayout.INTERLEAVED, false, out), "rope: theta", "not 0.0");
         rejects(() -> backend.rope(x, three, 1e4, null, false, out), "rope: layout is null");

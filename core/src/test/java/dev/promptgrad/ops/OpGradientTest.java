@@ -109,6 +109,15 @@ class OpGradientTest {
     }
 
     @ParameterizedTest
+    @EnumSource(RopeLayout.class)
+    void ropeWithPositionsPerSequence(RopeLayout layout) {
+        int[] positions = {0, 3, 4, 2, 2, 7};   // (batch 2, T 3): each sequence its own positions
+        check.check("rope per sequence " + layout,
+                (tape, in) -> Rope.apply(tape, in[0], positions, 10000, layout),
+                names("x"), check.random(1, 2, 2, 3, 6));
+    }
+
+    @ParameterizedTest
     @CsvSource({"false, false, 1.0", "true, false, 0.5", "true, true, 0.7", "false, true, 1.3"})
     void softmax(boolean causal, boolean padding, double scale) {
         Tensor mask = padding ? check.of(new double[] {1, 1, 0, 1, 1, 0, 1, 1, 1, 1}, 2, 5) : null;
@@ -172,6 +181,19 @@ class OpGradientTest {
                 check.random(1, batch, length, heads * headSize),
                 check.random(1, batch, length, kvHeads * headSize),
                 check.random(1, batch, length, kvHeads * headSize));
+    }
+
+    @Test
+    void attentionWithKeyPositionsPerSequence() {
+        int batch = 2, length = 2, keys = 4, headSize = 4;
+        Tensor mask = check.of(new double[] {1, 1, 1, 1, 0, 0, 1, 1}, batch, keys);   // row 1: two left pads
+        Rope.Settings rope = new Rope.Settings(RopeLayout.ROTATE_HALF, 500, new int[] {0, 1, 2, 3, 0, 0, 0, 1});
+        check.check("attention positions per sequence",
+                (tape, in) -> Attention.apply(tape, in[0], in[1], in[2], 4, 2, true, mask, rope),
+                names("q", "k", "v"),
+                check.random(1, batch, length, 4 * headSize),
+                check.random(1, batch, keys, 2 * headSize),
+                check.random(1, batch, keys, 2 * headSize));
     }
 
     @Test

@@ -70,12 +70,16 @@ class OpValueTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"4, 2, true, true, ROTATE_HALF", "4, 1, false, true, INTERLEAVED", "2, 2, true, false, ",
-            "6, 3, true, true, ROTATE_HALF"})
-    void attentionMatchesTheDefinition(int heads, int kvHeads, boolean causal, boolean padding, RopeLayout layout) {
+    @CsvSource({"4, 2, true, true, ROTATE_HALF, false", "4, 1, false, true, INTERLEAVED, false",
+            "2, 2, true, false, , false", "6, 3, true, true, ROTATE_HALF, false",
+            "4, 2, true, true, ROTATE_HALF, true", "4, 1, false, true, INTERLEAVED, true"})
+    void attentionMatchesTheDefinition(int heads, int kvHeads, boolean causal, boolean padding, RopeLayout layout,
+                                       boolean perSequence) {
         int batch = 2, length = 3, keys = 4, d = 4, group = heads / kvHeads;
         double theta = 100;
-        int[] positions = {1, 2, 3, 4};
+        // per sequence: row 1 is left-padded by one column, so its keys sit at 0, 0, 1, 2
+        int[] positions = perSequence ? new int[] {1, 2, 3, 4, 0, 0, 1, 2} : new int[] {1, 2, 3, 4};
+        int rowStride = perSequence ? keys : 0;   // where sequence b's positions start
         double[] mask = {1, 1, 1, 1, 0, 1, 1, 1};
         Tensor q = random.random(1, batch, length, heads * d);
         Tensor k = random.random(1, batch, keys, kvHeads * d);
@@ -89,14 +93,14 @@ class OpValueTest {
         if (rope != null) {
             for (int b = 0; b < batch; b++) {
                 for (int t = 0; t < length; t++) {
-                    int position = positions[keys - length + t];
+                    int position = positions[b * rowStride + keys - length + t];
                     for (int h = 0; h < heads; h++) {
                         rotate(qs, ((b * length + t) * heads + h) * d, d, position, theta, layout);
                     }
                 }
                 for (int j = 0; j < keys; j++) {
                     for (int h = 0; h < kvHeads; h++) {
-                        rotate(ks, ((b * keys + j) * kvHeads + h) * d, d, positions[j], theta, layout);
+                        rotate(ks, ((b * keys + j) * kvHeads + h) * d, d, positions[b * rowStride + j], theta, layout);
                     }
                 }
             }

@@ -13,6 +13,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -40,6 +44,30 @@ class RecordingTest {
         workspace.close();
         scope.close();
         backend.close();
+    }
+
+    @Test
+    void anObserverSeesEachRecordedOutputsWholeGradient() {
+        Variable p = tape.parameter(random.random(1, 2, 3), "p");
+        Variable h = Activation.apply(tape, UnaryOp.SILU, p);                                     // (2, 3)
+        Variable out = Add.apply(tape, h, h);                                                     // used twice
+        Tensor seed = random.random(1, 2, 3);
+        Map<String, double[]> seen = new LinkedHashMap<>();
+        Tensor dP = tape.backward(out, seed, (output, dOutput) -> seen.put(output.name(), backend.downloadDouble(dOutput)))
+                .of(p);
+        assertEquals(List.of("add", "silu"), List.copyOf(seen.keySet()), "backward order");
+        double[] s = backend.downloadDouble(seed);
+        double[] x = backend.downloadDouble(p.value());
+        double[] expected = new double[s.length];
+        double[] expectedP = new double[s.length];
+        for (int i = 0; i < s.length; i++) {
+            expected[i] = 2 * s[i];   // both uses of h, summed before the activation's backward runs
+            double sigmoid = 1 / (1 + Math.exp(-x[i]));
+            expectedP[i] = expected[i] * sigmoid * (1 + x[i] * (1 - sigmoid));
+        }
+        assertArrayEquals(s, seen.get("add"), 0);
+        assertArrayEquals(expected, seen.get("silu"), 1e-15);
+        assertArrayEquals(expectedP, backend.downloadDouble(dP), 1e-12);
     }
 
     @Test

@@ -11,9 +11,11 @@ import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.model.LlamaConfig;
 import dev.promptgrad.model.RandomModels;
 import dev.promptgrad.model.TokenBatch;
-import dev.promptgrad.prompt.PromptTuningStep;
+import dev.promptgrad.optim.Adam;
+import dev.promptgrad.optim.Parameter;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
+import dev.promptgrad.train.TrainingStep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -26,12 +28,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /**
- * {@code promptgrad bench step}: times soft-prompt training steps (loss, dLoss/dPrompt, AdamW) of a randomly
+ * {@code promptgrad bench step}: times soft-prompt training steps ({@link TrainingStep}: loss, dLoss/dPrompt, AdamW) of a randomly
  * initialised GPT-2 or Llama of the shape given on the command line, with random token ids; no file is read.
  * Prints the median, min and max milliseconds per step, tokens per second, the GEMM FLOPs a step issues, the
  * GFLOP/s that makes, an sgemm of the MLP's shape timed in the same process for comparison, and peak resident
@@ -41,6 +44,9 @@ import java.util.concurrent.Callable;
 @Command(name = "step", sortOptions = false,
         description = "Time a soft-prompt training step on a random model of the given shape.")
 final class BenchStepCommand implements Callable<Integer> {
+
+    /** AdamW's rate: the step's cost does not depend on it. */
+    private static final double LEARNING_RATE = 1e-3;
 
     /** The architectures a random model can have. */
     enum Arch { GPT2, LLAMA }
@@ -112,10 +118,13 @@ final class BenchStepCommand implements Callable<Integer> {
     public Integer call() {
         checkArguments();
         int width = hidden != null ? hidden : 4 * dim;
-        try (TimingBackend timing = new TimingBackend(common.openBackend());
+        try (TimingBackend timing = new TimingBackend(common.openBackend(spec.commandLine().getErr()));
              LanguageModel model = newModel(timing, width);
-             PromptTuningStep step = new PromptTuningStep(model, newBatch(), randomPrompt(), 1e-3);
+             TrainingStep step = new TrainingStep(model, virtualTokens);
              Scope sgemmScope = new Scope(timing, "sgemm comparison")) {
+            List<TokenBatch> batches = List.of(newBatch());
+            float[] prompt = randomPrompt();                       // (P, dim), updated in place by each step
+            Adam adamw = new Adam(List.of(Parameter.of("prompt_embeddings", virtualTokens, dim)), Adam.Settings.ADAMW);
             int rows = batch * (virtualTokens + tokens);
             Gemm mlp = Gemm.of(rows, width, dim, false, false);   // (rows, dim) · (dim, hidden)
             Tensor a = sgemmScope.of(randomValues(rows * dim, 0.02), rows, dim);
@@ -124,18 +133,17 @@ final class BenchStepCommand implements Callable<Integer> {
 
             double firstLoss = Double.NaN;
             for (int s = 0; s < warmup; s++) {
-                double loss = step.run();
+                double loss = step.run(prompt, batches, adamw, LEARNING_RATE, 0).loss();
                 if (s == 0) firstLoss = loss;
                 timing.gemm(mlp, a, b, c);
             }
-            long allocationsBefore = step.workspace().allocations();
             double[] stepMillis = new double[steps];
             double[] sgemmMillis = new double[steps];
             double lastLoss = Double.NaN;
             timing.reset();
             for (int s = 0; s < steps; s++) {
                 long start = System.nanoTime();
-                lastLoss = step.run();
+                lastLoss = step.run(prompt, batches, adamw, LEARNING_RATE, 0).loss();
                 stepMillis[s] = (System.nanoTime() - start) / 1e6;
                 if (s == 0 && warmup == 0) firstLoss = lastLoss;
                 long gemmStart = System.nanoTime();
@@ -145,9 +153,10 @@ final class BenchStepCommand implements Callable<Integer> {
             int profiled = steps;
             Map<String, TimingBackend.Kernel> kernels = timing.kernels();
             long flops = timing.gemmFlops() / profiled;
+            TimingBackend.Kernel allocate = kernels.get("allocate");
             Result result = new Result(median(stepMillis), min(stepMillis), max(stepMillis), flops,
                     mlp.flops() / (median(sgemmMillis) * 1e6), rows, labelledRows(), firstLoss, lastLoss,
-                    step.workspace().allocations() - allocationsBefore, peakResidentBytes(), kernels,
+                    allocate == null ? 0 : allocate.calls(), peakResidentBytes(), kernels,
                     timing.gemmsByShape(), profiled);
             print(result, width, mlp);
         }
@@ -264,7 +273,7 @@ final class BenchStepCommand implements Callable<Integer> {
             o.put("sgemm", Map.of("m", mlp.m(), "k", mlp.k(), "n", mlp.n(), "gflops_per_s", r.sgemmGflops));
             o.put("sgemm_fraction", r.gflops() / r.sgemmGflops);
             o.put("peak_rss_bytes", r.peakResidentBytes);
-            o.put("workspace_allocations_after_warmup", r.allocations);
+            o.put("allocations_after_warmup", r.allocations);
             o.put("loss_first", r.firstLoss);
             o.put("loss_last", r.lastLoss);
             Map<String, Object> kernels = new LinkedHashMap<>();
@@ -290,7 +299,7 @@ final class BenchStepCommand implements Callable<Integer> {
                 mlp.m(), mlp.k(), mlp.n(), r.sgemmGflops, 100 * r.gflops() / r.sgemmGflops);
         out.printf("peak resident memory: %s%n", r.peakResidentBytes < 0 ? "unknown (no /proc/self/status)"
                 : String.format("%.0f MiB", r.peakResidentBytes / 1048576.0));
-        out.printf("loss: %.4f first, %.4f last; workspace allocations after warm-up: %d%n", r.firstLoss, r.lastLoss,
+        out.printf("loss: %.4f first, %.4f last; backend allocations after warm-up: %d%n", r.firstLoss, r.lastLoss,
                 r.allocations);
         if (profile && !r.kernels.isEmpty()) {
             long total = 0;

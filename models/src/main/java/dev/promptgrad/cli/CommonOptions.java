@@ -1,10 +1,12 @@
 package dev.promptgrad.cli;
 
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.backend.Backends;
 import dev.promptgrad.backend.ReferenceBackend;
 import dev.promptgrad.backend.cpu.CpuBackend;
 import picocli.CommandLine.Option;
 
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,7 +21,11 @@ final class CommonOptions {
         /** OpenBLAS matrix products and multi-threaded Java loops: the fast default. */
         CPU,
         /** Plain Java loops with double accumulators, one thread: slow, the oracle the others are tested against. */
-        REFERENCE
+        REFERENCE,
+        /** An NVIDIA GPU through the native-cuda module; refused with the reason when none is usable. */
+        CUDA,
+        /** CUDA when a GPU is usable, else the CPU, saying why in one line. */
+        AUTO
     }
 
     /** The --device values as the help shows them. */
@@ -27,7 +33,7 @@ final class CommonOptions {
         private static final long serialVersionUID = 1L;
 
         DeviceNames() {
-            super(List.of("cpu", "reference"));
+            super(List.of("cpu", "cuda", "auto", "reference"));
         }
     }
 
@@ -39,14 +45,17 @@ final class CommonOptions {
             description = "Threads for the cpu device (default: one per available processor).")
     Integer threads;
 
+    @Option(names = "--tf32", description = "Let cuda matrix products use TF32 tensor cores (faster, ~10-bit mantissa).")
+    boolean tf32;
+
     @Option(names = "--debug", description = "On failure, print the stack trace after the error line.")
     boolean debug;
 
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
     boolean help;
 
-    /** A new backend of the chosen kind; the caller closes it. */
-    Backend openBackend() {
+    /** A new backend of the chosen kind; the caller closes it. A fallback or ignored option is noted on {@code err}. */
+    Backend openBackend(PrintWriter err) {
         if (threads != null && threads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
         }
@@ -56,6 +65,15 @@ final class CommonOptions {
                 yield new CpuBackend(CpuBackend.Options.withThreads(count));
             }
             case REFERENCE -> new ReferenceBackend();
+            case CUDA, AUTO -> {
+                Backends.Selection selection = Backends.open(device == Device.CUDA ? Backends.Device.CUDA
+                        : Backends.Device.AUTO, new Backends.Options(tf32));
+                if (selection.note() != null) {
+                    err.println("note: " + selection.note());
+                    err.flush();
+                }
+                yield selection.backend();
+            }
         };
     }
 }

@@ -1,6 +1,8 @@
 package dev.promptgrad.cli;
 
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.generate.BatchGenerator;
+import dev.promptgrad.generate.BatchRequest;
 import dev.promptgrad.generate.CachedDecoder;
 import dev.promptgrad.generate.Generation;
 import dev.promptgrad.generate.GenerationSettings;
@@ -21,15 +23,20 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
  * {@code promptgrad generate}: continues a text or a list of token ids with the model, optionally behind a soft
  * prompt read from a PEFT adapter folder, with a KV cache. Prints the text (or, without a tokenizer, the new ids);
- * {@code --json} prints one object described in docs/cli.md. It does not train or write files.
+ * {@code --json} prints one object described in docs/cli.md. With {@code --batch} it reads many requests, each with
+ * its own adapter, input and sampling settings, decodes them together ({@link BatchGenerator}) and prints one JSON
+ * line per request. It does not train or write files.
  */
 @Command(name = "generate", sortOptions = false,
         description = "Continue a text or token ids with the model, optionally behind a soft prompt.")
@@ -58,6 +65,11 @@ final class GenerateCommand implements Callable<Integer> {
         @Option(names = "--input-ids", required = true, split = ",", paramLabel = "ID",
                 description = "The token ids to continue, comma-separated, used exactly as given.")
         int[] ids;
+
+        @Option(names = "--batch", required = true, paramLabel = "REQUESTS.jsonl",
+                description = "Many requests, one JSON object a line (see docs/cli.md), decoded together; prints one"
+                        + " JSON line per request.")
+        Path batch;
     }
 
     @ArgGroup(multiplicity = "1")
@@ -90,13 +102,18 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object (see docs/cli.md) instead of the text.")
     boolean json;
 
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "8",
+            description = "With --batch: how many requests are decoded together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
     @Mixin
     CommonOptions common;
 
     @Override
     public Integer call() {
         SamplingSettings sampling = new SamplingSettings(temperature, topK, topP, repetitionPenalty, seed);
-        try (Backend backend = common.openBackend();
+        if (input.batch != null) return generateBatch(sampling);
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "generate")) {
             LanguageModel lm = source.model();
@@ -126,6 +143,83 @@ final class GenerateCommand implements Callable<Integer> {
         return Main.OK;
     }
 
+    private Integer generateBatch(SamplingSettings defaults) {
+        if (prompt != null) {
+            throw new IllegalArgumentException("--prompt does not combine with --batch; name each request's adapter in"
+                    + " its \"prompt\" key");
+        }
+        if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
+        List<GenerationRequests.Line> lines = GenerationRequests.read(input.batch);
+        PrintWriter out = spec.commandLine().getOut();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
+             ModelSource source = ModelSource.open(model, tokenizer, backend);
+             Scope scope = new Scope(backend, "generate --batch")) {
+            LanguageModel lm = source.model();
+            Map<Path, Tensor> adapters = new HashMap<>();   // each adapter folder read once: (P, dim)
+            List<BatchRequest> requests = new ArrayList<>();
+            for (GenerationRequests.Line line : lines) {
+                String where = input.batch + ":" + line.number() + ": ";
+                Tensor softPrompt = null;
+                if (line.adapter() != null) {
+                    softPrompt = adapters.get(line.adapter());
+                    if (softPrompt == null) {
+                        PeftAdapter adapter = PeftAdapter.read(line.adapter()).requireWidth(lm.dim(), lm.name());
+                        softPrompt = scope.of(adapter.embeddings(), adapter.virtualTokens(), adapter.width());
+                        adapters.put(line.adapter(), softPrompt);
+                    }
+                }
+                int[] ids = line.ids() != null ? checkIds(line.ids(), lm.vocabSize(), where)
+                        : source.bosEos().start(source.requireTokenizer(where + "\"text\"").encode(line.text()));
+                int rows = softPrompt == null ? 0 : softPrompt.dim(0);
+                if (ids.length == 0 && rows == 0) {
+                    throw new IllegalArgumentException(where + "the text has no tokens and there is no prompt; give some"
+                            + " text to continue");
+                }
+                if (rows + ids.length >= lm.contextLength()) {
+                    throw new IllegalArgumentException(where + "the input has " + ids.length + " tokens after a prompt of "
+                            + rows + ", which leaves no room to generate: the model reads at most " + lm.contextLength()
+                            + " positions");
+                }
+                GenerationSettings settings;
+                try {
+                    SamplingSettings sampling = new SamplingSettings(
+                            line.temperature() != null ? line.temperature() : defaults.temperature(), defaults.topK(),
+                            defaults.topP(), defaults.repetitionPenalty(), line.seed() != null ? line.seed() : defaults.seed());
+                    int limit = line.maxNewTokens() != null ? line.maxNewTokens() : maxNewTokens;
+                    settings = new GenerationSettings(limit, sampling, source.stopTokens());
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(where + e.getMessage(), e);
+                }
+                requests.add(new BatchRequest(softPrompt, ids, settings));
+            }
+            for (int from = 0; from < requests.size(); from += batchSize) {
+                List<BatchRequest> chunk = requests.subList(from, Math.min(requests.size(), from + batchSize));
+                List<Generation> generations = BatchGenerator.generate(lm, chunk);
+                for (int i = 0; i < chunk.size(); i++) {
+                    GenerationRequests.Line line = lines.get(from + i);
+                    BatchRequest request = chunk.get(i);
+                    Map<String, Object> result = new LinkedHashMap<>();
+                    result.put("prompt", line.adapter() == null ? null : line.adapter().toString());
+                    result.putAll(result(source.tokenizer(), request.inputIds(),
+                            request.prompt() == null ? 0 : request.prompt().dim(0), generations.get(i)));
+                    out.println(JsonWriter.compact().write(result));
+                }
+                out.flush();
+            }
+        }
+        return Main.OK;
+    }
+
+    private static int[] checkIds(int[] ids, int vocab, String where) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException(where + "input_ids[" + i + "] = " + ids[i] + " is outside the model's"
+                        + " vocabulary [0, " + vocab + ")");
+            }
+        }
+        return ids;
+    }
+
     private int[] inputIds(ModelSource source) {
         if (input.ids != null) {
             int vocab = source.model().vocabSize();
@@ -143,6 +237,22 @@ final class GenerateCommand implements Callable<Integer> {
 
     private void print(Tokenizer textTokenizer, int[] inputIds, int promptRows, Generation generation) {
         PrintWriter out = spec.commandLine().getOut();
+        Map<String, Object> result = result(textTokenizer, inputIds, promptRows, generation);
+        if (json) {
+            out.println(JsonWriter.compact().write(result));
+        } else if (result.get("text") != null) {
+            out.println(result.get("text"));
+        } else {
+            StringBuilder line = new StringBuilder();
+            for (int id : generation.tokens()) line.append(line.length() == 0 ? "" : " ").append(id);
+            out.println(line);
+        }
+        out.flush();
+    }
+
+    /** The documented JSON fields of one generation (docs/cli.md); the texts are null without a tokenizer. */
+    private static Map<String, Object> result(Tokenizer textTokenizer, int[] inputIds, int promptRows,
+                                              Generation generation) {
         int[] generated = generation.tokens();
         String text = null, generatedText = null;
         if (textTokenizer != null) {
@@ -152,26 +262,17 @@ final class GenerateCommand implements Callable<Integer> {
             String before = textTokenizer.decode(inputIds, true);
             generatedText = text.startsWith(before) ? text.substring(before.length()) : textTokenizer.decode(generated, true);
         }
-        if (json) {
-            Map<String, Object> result = new LinkedHashMap<>();
-            result.put("prompt_tokens", promptRows);
-            result.put("input_ids", Arrays.stream(inputIds).boxed().toList());
-            result.put("generated_ids", Arrays.stream(generated).boxed().toList());
-            result.put("stop_reason", switch (generation.reason()) {
-                case STOP_TOKEN -> "stop_token";
-                case MAX_TOKENS -> "max_new_tokens";
-                case CONTEXT_FULL -> "context_full";
-            });
-            result.put("text", text);
-            result.put("generated_text", generatedText);
-            out.println(JsonWriter.compact().write(result));
-        } else if (text != null) {
-            out.println(text);
-        } else {
-            StringBuilder line = new StringBuilder();
-            for (int id : generated) line.append(line.length() == 0 ? "" : " ").append(id);
-            out.println(line);
-        }
-        out.flush();
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("prompt_tokens", promptRows);
+        result.put("input_ids", Arrays.stream(inputIds).boxed().toList());
+        result.put("generated_ids", Arrays.stream(generated).boxed().toList());
+        result.put("stop_reason", switch (generation.reason()) {
+            case STOP_TOKEN -> "stop_token";
+            case MAX_TOKENS -> "max_new_tokens";
+            case CONTEXT_FULL -> "context_full";
+        });
+        result.put("text", text);
+        result.put("generated_text", generatedText);
+        return result;
     }
 }

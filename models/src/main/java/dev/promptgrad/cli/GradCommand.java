@@ -88,7 +88,7 @@ final class GradCommand implements Callable<Integer> {
         }
         if (Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " is a folder; name a file");
         PromptInit init = promptSource.init == null ? null : PromptInit.parse(promptSource.init);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "grad");
              Workspace workspace = new Workspace(backend, "grad")) {

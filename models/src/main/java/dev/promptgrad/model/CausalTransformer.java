@@ -69,14 +69,16 @@ abstract class CausalTransformer implements LanguageModel {
     abstract Tensor head();
 
     /** {@link #forward} up to the residual stream after the last block [batch, T, dim]: no final norm, no head. */
-    abstract Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook);
+    abstract Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
+                             HiddenStateHook hook);
 
     /** The final normalisation, row by row over [..., dim]. */
     abstract Variable finalNorm(Tape tape, Variable x);
 
     @Override
-    public final Variable forward(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
-        Variable x = finalNorm(tape, blocks(tape, embeddings, keyMask, cache, hook));
+    public final Variable forward(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
+                                  HiddenStateHook hook) {
+        Variable x = finalNorm(tape, blocks(tape, embeddings, keyMask, keyPositions, cache, hook));
         if (hook != null) hook.finalNorm(x.value());
         // PyTorch (HF): logits = self.lm_head(hidden_states)
         return Linear.apply(tape, x, head(), Linear.Layout.OUT_IN);                         // (batch, T, vocab)
@@ -116,7 +118,7 @@ abstract class CausalTransformer implements LanguageModel {
             throw new IllegalArgumentException("cross entropy: all " + targets.length + " targets are "
                     + CrossEntropy.IGNORE + "; a batch needs at least one labelled position");
         }
-        Variable x = blocks(tape, embed(tape, used, prompt), used.modelKeyMask(tape, promptLength), null, null);
+        Variable x = blocks(tape, embed(tape, used, prompt), used.modelKeyMask(tape, promptLength), null, null, null);
         Variable hidden = finalNorm(tape, GatherRows.apply(tape, x, rows));                  // (scored, dim)
         // PyTorch (HF): loss = CrossEntropyLoss()(logits[..., :-1, :].view(-1, V), labels[..., 1:].view(-1)),
         // computed at the scored rows only
@@ -126,18 +128,19 @@ abstract class CausalTransformer implements LanguageModel {
 
     @Override
     public final KvCache newKvCache(int batch, int capacity) {
-        if (capacity > contextLength()) {
-            throw new IllegalArgumentException(name + ": a cache of " + capacity
-                    + " positions exceeds the context length " + contextLength());
+        if (capacity > 2L * contextLength()) {
+            throw new IllegalArgumentException(name + ": a cache of " + capacity + " columns exceeds twice the"
+                    + " context length " + contextLength() + " (a sequence's positions plus, left-padded in a batch,"
+                    + " fewer pads than that)");
         }
         return new KvCache(backend(), layers(), batch, capacity, kvWidth(), name);
     }
 
     /**
-     * Checks x [batch, T, dim], the key mask and the cache against each other and the context length;
-     * returns the position of x's first row.
+     * Checks x [batch, T, dim], the key mask, the key positions (null, [keys] or [batch · keys]) and the cache
+     * against each other and the context length; returns the column of x's first row (the cache's length).
      */
-    final int checkInputs(Variable embeddings, Tensor keyMask, KvCache cache) {
+    final int checkInputs(Variable embeddings, Tensor keyMask, int[] positions, KvCache cache) {
         Tensor x = embeddings.value();
         if (x.rank() != 3 || x.dim(2) != dim()) {
             throw new IllegalArgumentException(name + ": input embeddings " + embeddings + " must be [batch, T, "
@@ -153,15 +156,48 @@ abstract class CausalTransformer implements LanguageModel {
             start = cache.length();
         }
         int keys = start + x.dim(1);
-        if (keys > contextLength()) {
+        if (positions == null && keys > contextLength()) {
             throw new IllegalArgumentException(name + ": " + keys + " positions (prompt rows, cached and new"
                     + " tokens) exceed the context length of " + contextLength() + "; shorten the input or the prompt");
         }
+        if (positions != null) checkPositions(positions, batch, keys);
         if (keyMask != null && (keyMask.rank() != 2 || keyMask.dim(0) != batch || keyMask.dim(1) != keys)) {
             throw new IllegalArgumentException(name + ": key mask " + keyMask + " must be [batch, keys] = ["
                     + batch + ", " + keys + "]");
         }
         return start;
+    }
+
+    private void checkPositions(int[] positions, int batch, int keys) {
+        if (positions.length != keys && positions.length != (long) batch * keys) {
+            throw new IllegalArgumentException(name + ": " + positions.length + " key positions given for " + keys
+                    + " keys in each of " + batch + " sequences; give " + keys + " (shared) or " + (long) batch * keys
+                    + " (one row per sequence)");
+        }
+        for (int i = 0; i < positions.length; i++) {
+            if (positions[i] < 0 || positions[i] >= contextLength()) {
+                throw new IllegalArgumentException(name + ": key position " + positions[i] + " (sequence "
+                        + i / keys + ", key " + i % keys + ") is outside the context [0, " + contextLength()
+                        + "); shorten the input or the prompt");
+            }
+        }
+    }
+
+    /**
+     * The position of every new row, (batch, T), from the key positions (null: start, start + 1, …); the
+     * new rows are the last T keys of each sequence.
+     */
+    static int[] rowPositions(int[] positions, int batch, int start, int length) {
+        int keys = start + length;
+        int[] rows = new int[batch * length];                                              // (batch, T)
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < length; t++) {
+                int key = start + t;
+                rows[b * length + t] = positions == null ? key
+                        : positions[positions.length == keys ? key : b * keys + key];
+            }
+        }
+        return rows;
     }
 
     @Override

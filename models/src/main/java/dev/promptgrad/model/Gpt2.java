@@ -131,12 +131,12 @@ public final class Gpt2 extends CausalTransformer {
     }
 
     @Override
-    Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
-        int start = checkInputs(embeddings, keyMask, cache);
+    Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
+                    HiddenStateHook hook) {
+        int start = checkInputs(embeddings, keyMask, keyPositions, cache);
         int batch = embeddings.value().dim(0);
         int length = embeddings.value().dim(1);
-        int[] positions = new int[batch * length];                                           // (batch, T)
-        for (int i = 0; i < positions.length; i++) positions[i] = start + i % length;
+        int[] positions = rowPositions(keyPositions, batch, start, length);                   // (batch, T)
         double eps = config.layerNormEps();
 
         // PyTorch (HF GPT2Model): hidden_states = inputs_embeds + self.wpe(position_ids)

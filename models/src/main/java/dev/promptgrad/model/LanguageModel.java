@@ -37,6 +37,9 @@ import dev.promptgrad.tensor.Weights;
  * }</pre>
  * Generation (dev.promptgrad.generate) uses {@link #forward} with a {@link KvCache} on a tape holding only
  * constants, so nothing is recorded.
+ * <p>Threads: a loaded model is read-only, so several threads may run forward passes on it at once, each with its
+ * own {@link dev.promptgrad.autograd.Tape}, workspace and cache (one decoder per thread); a tape, workspace, cache
+ * or decoder must not be shared between threads. Closing the model while another thread uses it is an error.
  */
 public interface LanguageModel extends AutoCloseable {
 
@@ -67,7 +70,13 @@ public interface LanguageModel extends AutoCloseable {
     /** The token embedding table (vocab, dim), for initialising a prompt from words or inspecting one. */
     Tensor embeddingTable();
 
-    /** A cache for incremental decoding of {@code batch} sequences of up to {@code capacity} positions. */
+    /**
+     * A cache for incremental decoding of {@code batch} sequences of up to {@code capacity} columns each. A
+     * column holds one key and value; without explicit positions it is one position, so the context length
+     * bounds it. A left-padded batch given positions per sequence ({@link #forward(Tape, Variable, Tensor,
+     * int[], KvCache, HiddenStateHook)}) spends columns on pads, so a cache may have up to twice the context
+     * length of them; the positions themselves must stay within the context.
+     */
     KvCache newKvCache(int batch, int capacity);
 
     /**
@@ -79,7 +88,20 @@ public interface LanguageModel extends AutoCloseable {
      * @param cache   null for a full pass (training); only constants may go through a cache
      * @param hook    null, or sees the residual stream of every block
      */
-    Variable forward(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook);
+    default Variable forward(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
+        return forward(tape, embeddings, keyMask, null, cache, hook);
+    }
+
+    /**
+     * As {@link #forward(Tape, Variable, Tensor, KvCache, HiddenStateHook)}, with the position of every key
+     * given: [keys] shared by every sequence or [batch · keys], one row per sequence (keys = cached + T; the
+     * new rows are the last T of each row). Left-padded sequences that start at different columns use it, so
+     * that each sequence's first real row is position 0 as if it ran alone; a pad's position is irrelevant
+     * (the key mask hides it) but must be valid. Null means 0, 1, … for every sequence. Every position must be
+     * below {@link #contextLength()}.
+     */
+    Variable forward(Tape tape, Variable embeddings, Tensor keyMask, int[] positions, KvCache cache,
+                     HiddenStateHook hook);
 
     /**
      * The tokens' embeddings [batch, T, dim], with the prompt [P, dim] in front of every sequence

@@ -148,12 +148,15 @@ public final class Llama extends CausalTransformer {
     }
 
     @Override
-    Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, KvCache cache, HiddenStateHook hook) {
-        int start = checkInputs(embeddings, keyMask, cache);
+    Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
+                    HiddenStateHook hook) {
+        int start = checkInputs(embeddings, keyMask, keyPositions, cache);
         int length = embeddings.value().dim(1);
         double eps = config.rmsNormEps();
         // PyTorch (HF LlamaModel): position_ids = torch.arange(past_seen_tokens, past_seen_tokens + T)
-        Rope.Settings rope = Rope.Settings.sequential(config.ropeLayout(), config.ropeTheta(), start + length);
+        Rope.Settings rope = keyPositions == null
+                ? Rope.Settings.sequential(config.ropeLayout(), config.ropeTheta(), start + length)
+                : new Rope.Settings(config.ropeLayout(), config.ropeTheta(), keyPositions);
 
         Variable x = embeddings;                                                              // (batch, T, dim)
         if (hook != null) hook.block(0, x.value());

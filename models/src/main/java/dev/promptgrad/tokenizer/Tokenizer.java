@@ -14,8 +14,8 @@ import java.util.Set;
 public interface Tokenizer {
 
     /**
-     * Loads the tokenizer at {@code path}: a Hugging Face model folder or its {@code tokenizer.json}, or a llama2.c
-     * {@code .bin} tokenizer (vocab size taken from the file).
+     * Loads the tokenizer at {@code path}: a Hugging Face model folder or its {@code tokenizer.json} (BPE or
+     * WordPiece), or a llama2.c {@code .bin} tokenizer (vocab size taken from the file).
      */
     static Tokenizer load(Path path) {
         if (Files.isDirectory(path)) {
@@ -23,10 +23,10 @@ public interface Tokenizer {
             if (!Files.isRegularFile(json)) {
                 throw new TokenizerFormatException(path + " is a folder without tokenizer.json; pass the tokenizer file itself");
             }
-            return HuggingFaceTokenizer.load(json);
+            return TokenizerJsonReader.readAny(json);
         }
         String fileName = path.getFileName().toString();
-        if (fileName.endsWith(".json")) return HuggingFaceTokenizer.load(path);
+        if (fileName.endsWith(".json")) return TokenizerJsonReader.readAny(path);
         if (fileName.endsWith(".bin")) return Llama2cTokenizer.load(path);
         throw new TokenizerFormatException(path + ": cannot tell the tokenizer format from the name; expected a folder"
                 + " with tokenizer.json, a .json (Hugging Face) or a .bin (llama2.c) file");

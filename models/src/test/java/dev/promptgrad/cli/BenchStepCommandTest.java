@@ -52,7 +52,7 @@ class BenchStepCommandTest {
         long attention = 2 * 2 * heads * (2 * t * t * headSize);   // 2 GEMMs × 2 sequences × heads
         long expected = 2 * (2 * projections + 3 * attention) + 2 * (2 * 4 * dim * 50);
         assertEquals(expected, o.requireLong("flops_per_step"), run.out());
-        assertEquals(0, o.requireInt("workspace_allocations_after_warmup"));
+        assertEquals(0, o.requireInt("allocations_after_warmup"));
         assertTrue(o.requireLong("peak_rss_bytes") > 0 || o.requireLong("peak_rss_bytes") == -1);
         JsonObject profile = o.requireObject("profile");
         assertTrue(profile.requireObject("gemm").requireDouble("calls") > 0, run.out());
@@ -67,7 +67,7 @@ class BenchStepCommandTest {
                 + " virtual + 6 tokens), labelled all (12 scored rows); cpu, 2 threads"), run.out());
         assertTrue(run.out().contains("GFLOP/s"), run.out());
         assertTrue(run.out().contains("rmsNormBackward"), run.out());
-        assertTrue(run.out().contains("workspace allocations after warm-up: 0"), run.out());
+        assertTrue(run.out().contains("backend allocations after warm-up: 0"), run.out());
     }
 
     @Test

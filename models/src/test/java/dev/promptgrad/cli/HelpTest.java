@@ -25,7 +25,7 @@ class HelpTest {
         assertHelp(CliRun.of("generate", "--help"), "Usage: promptgrad generate ", "--model=PATH", "--tokenizer=FILE",
                 "--prompt=ADAPTER_DIR", "--text=TEXT", "--input-ids=ID", "--max-new-tokens=N", "--temperature=T",
                 "--top-k=K", "--top-p=P", "--repetition-penalty=R", "--seed=S", "--json", "--device=DEVICE",
-                "cpu, reference", "--threads=N", "--debug");
+                "cpu, cuda, auto, reference", "--tf32", "--threads=N", "--debug");
     }
 
     @Test
@@ -45,9 +45,9 @@ class HelpTest {
 
     @Test
     void usageErrorsAreOneLineWithAPointerToHelp() {
-        CliRun unknown = CliRun.of("train");
+        CliRun unknown = CliRun.of("fly");
         assertEquals(Main.USAGE, unknown.exitCode());
-        assertEquals("error: Unmatched argument at index 0: 'train' (see 'promptgrad --help')\n", unknown.err());
+        assertEquals("error: Unmatched argument at index 0: 'fly' (see 'promptgrad --help')\n", unknown.err());
 
         CliRun missing = CliRun.of("grad", "--model", "m", "--prompt", "p", "--out", "o.safetensors");
         assertEquals(Main.USAGE, missing.exitCode());

@@ -160,8 +160,8 @@ class DecodingTest {
                     () -> model.forward(tape, five, null, cache, null));
             assertMentions(overflow, "holds 4 positions; 0 are stored and 5 more do not fit");
             IllegalArgumentException context = assertThrows(IllegalArgumentException.class,
-                    () -> model.newKvCache(1, model.contextLength() + 1));
-            assertMentions(context, "exceeds the context length " + model.contextLength());
+                    () -> model.newKvCache(1, 2 * model.contextLength() + 1));
+            assertMentions(context, "exceeds twice the context length " + model.contextLength());
             int[] tooLong = new int[model.contextLength() + 1];
             IllegalArgumentException longInput = assertThrows(IllegalArgumentException.class,
                     () -> model.logits(tape, TokenBatch.of(tooLong), null));

@@ -586,12 +586,14 @@ public final class CpuBackend implements Backend {
     @Override
     public void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out) {
         KernelContract.checkRope(x, positions, theta, layout, out);
-        int steps = x.dim(2), headSize = x.dim(3), half = headSize / 2;
+        int heads = x.dim(1), steps = x.dim(2), headSize = x.dim(3), half = headSize / 2;
         int rows = x.rows();   // batch · heads · T rows of (headSize)
-        double[] cos = new double[steps * half], sin = new double[steps * half];   // (T, headSize/2)
+        boolean perSequence = positions.length != steps;
+        int angles = positions.length;   // T, or batch · T when each sequence has its own positions
+        double[] cos = new double[angles * half], sin = new double[angles * half];   // (angles, headSize/2)
         for (int j = 0; j < half; j++) {
             double frequency = Math.pow(theta, -2.0 * j / headSize);
-            for (int t = 0; t < steps; t++) {
+            for (int t = 0; t < angles; t++) {
                 double angle = positions[t] * frequency;
                 cos[t * half + j] = Math.cos(angle);
                 sin[t * half + j] = inverse ? -Math.sin(angle) : Math.sin(angle);
@@ -604,7 +606,8 @@ public final class CpuBackend implements Backend {
         int xo = at(x), oo = at(out);
         parallel.forRows(rows, 3L * headSize, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int t = r % steps, row = r * headSize;
+                // row r is (b, h, t); its angles are row t, or b · T + t of the per-sequence table
+                int t = perSequence ? r / (heads * steps) * steps + r % steps : r % steps, row = r * headSize;
                 for (int j = 0; j < half; j++) {
                     int first = row + j * pairStride, second = first + partner;
                     double a = xf.get(xo + first), b = xf.get(xo + second);

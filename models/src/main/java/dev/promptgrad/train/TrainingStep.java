@@ -1,0 +1,152 @@
+package dev.promptgrad.train;
+
+import dev.promptgrad.autograd.Tape;
+import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.Backend;
+import dev.promptgrad.model.LanguageModel;
+import dev.promptgrad.model.TokenBatch;
+import dev.promptgrad.ops.CrossEntropy;
+import dev.promptgrad.optim.GradientClipping;
+import dev.promptgrad.optim.Optimizer;
+import dev.promptgrad.tensor.Scope;
+import dev.promptgrad.tensor.Tensor;
+import dev.promptgrad.tensor.Workspace;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * One optimizer step of a soft prompt on a frozen model: forward and backward of each micro-batch (the
+ * workspace is rewound before each, so a step allocates no backend memory once shapes repeat), the
+ * micro-batches' losses and gradients combined, global-norm clipping, and the optimizer's update of the host
+ * copy of the prompt. Also the evaluation loss, without backward. It owns the workspace and the prompt tensor; it does
+ * not choose examples, schedule the rate or save anything.
+ *
+ * <p>Gradient accumulation: micro-batch i's loss L_i is a mean over its n_i labelled tokens, so the step's
+ * loss is {@code Σ n_i·L_i / N} and its gradient {@code Σ (n_i / N)·g_i} with N = Σ n_i, summed in double
+ * and rounded once: the mean over every labelled token of the step, as one big batch would give (to float32
+ * rounding; with one micro-batch the gradient is the tape's, bit for bit).
+ */
+public final class TrainingStep implements AutoCloseable {
+
+    /** What one step did. */
+    public record Result(double loss, double gradNorm, long labelledTokens, long tokens) {
+    }
+
+    private final LanguageModel model;
+    private final Backend backend;
+    private final int promptRows;
+    private final Workspace workspace;
+    private final Scope scope;
+    private final Tape tape;
+    private final Tensor promptValues;   // (P, dim) on the backend
+    private final float[] gradient;      // (P · dim) the step's combined dLoss/dPrompt
+    private final double[] sum;          // (P · dim) the weighted sum of micro-batch gradients
+
+    public TrainingStep(LanguageModel model, int promptRows) {
+        if (promptRows < 1 || promptRows >= model.contextLength()) {
+            throw new IllegalArgumentException("a prompt of " + promptRows + " rows does not fit " + model.name()
+                    + ", which reads at most " + model.contextLength() + " positions");
+        }
+        this.model = model;
+        this.backend = model.backend();
+        this.promptRows = promptRows;
+        this.workspace = new Workspace(backend, "training step");
+        this.scope = new Scope(backend, "soft prompt");
+        this.tape = new Tape(backend, workspace);
+        this.promptValues = scope.allocate(promptRows, model.dim());
+        this.gradient = new float[promptRows * model.dim()];
+        this.sum = new double[gradient.length];
+    }
+
+    /**
+     * Moves {@code prompt} (P · dim, in place) one step against the mean loss of {@code microBatches}.
+     *
+     * @param clip the global-norm bound; 0 for none
+     * @throws IllegalStateException if the loss or the gradient is not finite (nothing is changed then)
+     */
+    public Result run(float[] prompt, List<TokenBatch> microBatches, Optimizer optimizer, double lr, double clip) {
+        long[] labelled = new long[microBatches.size()];
+        long total = 0, tokens = 0;
+        for (int i = 0; i < labelled.length; i++) {
+            labelled[i] = labelledTokens(microBatches.get(i));
+            total += labelled[i];
+            tokens += realTokens(microBatches.get(i));
+        }
+        if (total == 0) throw new IllegalArgumentException("no labelled token in this step's examples");
+        backend.upload(prompt, promptValues);
+        Arrays.fill(sum, 0);
+        double loss = 0;
+        for (int i = 0; i < labelled.length; i++) {
+            if (labelled[i] == 0) continue;
+            tape.reset();
+            Variable p = tape.parameter(promptValues, "prompt_embeddings");
+            Variable microLoss = model.loss(tape, microBatches.get(i), p);
+            double weight = (double) labelled[i] / total;
+            loss += weight * backend.downloadDouble(microLoss.value())[0];
+            float[] dPrompt = backend.download(tape.backward(microLoss).of(p));   // (P, dim)
+            for (int j = 0; j < dPrompt.length; j++) sum[j] += weight * dPrompt[j];
+        }
+        tape.reset();
+        for (int j = 0; j < gradient.length; j++) gradient[j] = (float) sum[j];
+        if (!Double.isFinite(loss)) {
+            throw new IllegalStateException("the loss is " + loss + "; the prompt was not changed");
+        }
+        double norm = clip > 0 ? GradientClipping.clipByGlobalNorm(gradient, clip) : l2Norm(gradient);
+        if (!Double.isFinite(norm)) {
+            throw new IllegalStateException("the gradient norm is " + norm + " at loss " + loss
+                    + "; the prompt was not changed");
+        }
+        optimizer.step(prompt, gradient, lr);
+        return new Result(loss, norm, total, tokens);
+    }
+
+    /** The mean loss over every labelled token of {@code batches}, with {@code prompt} fixed (no backward). */
+    public double evaluate(float[] prompt, List<TokenBatch> batches) {
+        backend.upload(prompt, promptValues);
+        double weighted = 0;
+        long total = 0;
+        for (TokenBatch batch : batches) {
+            long n = labelledTokens(batch);
+            if (n == 0) continue;
+            tape.reset();
+            Variable loss = model.loss(tape, batch, tape.constant(promptValues, "prompt_embeddings"));
+            weighted += n * backend.downloadDouble(loss.value())[0];
+            total += n;
+        }
+        tape.reset();
+        if (total == 0) throw new IllegalArgumentException("no labelled token in the held-out examples");
+        return weighted / total;
+    }
+
+    public int promptRows() {
+        return promptRows;
+    }
+
+    /** Targets scored by the loss: labels other than -100 once the prompt's P × -100 are in front and shifted. */
+    private long labelledTokens(TokenBatch batch) {
+        long n = 0;
+        for (int target : batch.nextTokenTargets(promptRows)) if (target != CrossEntropy.IGNORE) n++;
+        return n;
+    }
+
+    private static long realTokens(TokenBatch batch) {
+        int[] mask = batch.attentionMask();
+        if (mask == null) return (long) batch.size() * batch.length();
+        long n = 0;
+        for (int m : mask) n += m;
+        return n;
+    }
+
+    private static double l2Norm(float[] values) {
+        double squares = 0;
+        for (float v : values) squares += (double) v * v;
+        return Math.sqrt(squares);
+    }
+
+    @Override
+    public void close() {
+        scope.close();
+        workspace.close();
+    }
+}

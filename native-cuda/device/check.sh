@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The device check, run on the GPU machine from a copy of the repository that carries
+# native-cuda/device/dist/promptgrad-device.tar.gz (made by prepare.sh; the machine has no Java and no network):
+#   1. the CUDA backend's tests with the packed Java runtime: the contract suite against the reference backend,
+#      the GPU-only backend tests, the GPT-2 golden fixture on CUDA and the cpu|cuda|auto selection;
+#   2. our prompt-tuning step (PromptStepBenchmark) and PyTorch + PEFT's (torch_step.py) on GPT-2-small and
+#      GPT-2-medium shapes, batch 8, 512 tokens, 20 virtual tokens, fp32 and TF32;
+#   3. one Markdown table of ms/step, tokens/s and peak device memory, written to $OUT/results.md and printed last.
+# Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run.
+# STAGES picks stages for a rerun (default "tests promptgrad torch report"); STAGE_SECONDS limits each (120).
+# The packed Java runtime was built on Debian 12 and needs glibc 2.34 or newer.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${OUT:-$PWD/native-cuda/device/out}"
+mkdir -p "$OUT"
+ARCHIVE=native-cuda/device/dist/promptgrad-device.tar.gz
+STAGE_SECONDS="${STAGE_SECONDS:-120}"   # each stage's limit, so the whole check fits one device call
+STAGES=" ${STAGES:-tests promptgrad torch report} "
+wants() { [[ "$STAGES" == *" $1 "* ]]; }
+status=0
+
+if [ ! -f "$ARCHIVE" ]; then
+  echo "check.sh: $ARCHIVE is missing; run native-cuda/device/prepare.sh first and carry native-cuda/device/dist" >&2
+  exit 1
+fi
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+tar -xzf "$ARCHIVE" -C "$WORK"
+JAVA="$WORK/jre/bin/java"
+CP="$WORK/lib/*"
+if ! "$JAVA" -version > "$OUT/java.txt" 2>&1; then
+  echo "check.sh: the packed Java runtime does not start here ($(ldd --version 2>&1 | head -1)); it needs glibc 2.34+" >&2
+  cat "$OUT/java.txt" >&2
+  exit 1
+fi
+
+# The CUDA 13 runtime, cuBLAS and NVRTC come from the system: add the folders holding them (the toolkit's, or
+# the nvidia-* pip wheels PyTorch brings) unless the dynamic linker already knows them.
+library_folders() {
+  local roots=(/usr/local/cuda /usr/local/cuda-13* /usr/lib/x86_64-linux-gnu)
+  local site
+  site=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) && roots+=($site)
+  local lib folder
+  for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13; do
+    ldconfig -p 2>/dev/null | grep -q "$lib" && continue
+    folder=$(find "${roots[@]}" -maxdepth 7 -name "$lib" -print -quit 2>/dev/null)
+    [ -n "$folder" ] && dirname "$folder"
+  done | sort -u | paste -sd: -
+}
+EXTRA=$(library_folders)
+[ -n "$EXTRA" ] && export LD_LIBRARY_PATH="$EXTRA${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  cat "$WORK/MANIFEST.txt"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
+  echo "LD_LIBRARY_PATH: ${LD_LIBRARY_PATH:-}"
+  python3 -c 'import torch, transformers, peft; print("torch", torch.__version__, "cuda", torch.version.cuda, "| transformers", transformers.__version__, "| peft", peft.__version__)' 2>&1
+} > "$OUT/environment.txt"
+cat "$OUT/environment.txt"
+
+if wants tests; then
+echo "== 1/3 CUDA backend tests (contract suite, GPU tests, golden fixtures)"
+timeout "$STAGE_SECONDS" "$JAVA" -Xmx4g -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp" -Dpromptgrad.requireCuda=true \
+  -Dpromptgrad.fixtures=models/src/test/resources/fixtures -cp "$CP" dev.promptgrad.cuda.DeviceCheck \
+  > "$OUT/tests.txt" 2>&1 || status=1
+tail -n 40 "$OUT/tests.txt"
+fi
+
+if wants promptgrad; then
+echo "== 2/3 step benchmark: promptgrad on CUDA"
+[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+timeout "$STAGE_SECONDS" "$JAVA" -Xmx4g -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp" -cp "$CP" \
+  dev.promptgrad.cuda.PromptStepBenchmark --device cuda \
+  --models gpt2-small,gpt2-medium --precisions fp32,tf32 --batch 8 --tokens 512 --virtual 20 --warmup 3 --steps 10 \
+  --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
+tail -n 20 "$OUT/bench-promptgrad.txt"
+fi
+
+if wants torch; then
+echo "== 2/3 step benchmark: PyTorch + PEFT"
+[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "pytorch+peft"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py --models gpt2-small,gpt2-medium \
+  --precisions fp32,tf32 --batch 8 --tokens 512 --virtual 20 --warmup 3 --steps 10 \
+  --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
+tail -n 20 "$OUT/bench-torch.txt"
+fi
+
+if wants report; then
+echo "== 3/3 results"
+python3 native-cuda/device/report.py --results "$OUT/results.jsonl" --tests "$OUT/tests.txt" \
+  --environment "$OUT/environment.txt" > "$OUT/results.md" || status=1
+cat "$OUT/results.md"
+fi
+exit $status

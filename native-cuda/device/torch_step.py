@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""PyTorch + PEFT's prompt-tuning step on the GPU, the reference for promptgrad's PromptStepBenchmark.
+
+For each model shape and precision: GPT2LMHeadModel built from transformers' GPT2Config (random weights, its
+own initialisation, dropout 0 as promptgrad has none) wrapped by PEFT's PROMPT_TUNING for CAUSAL_LM, a batch of
+random token ids that are also the labels, AdamW on the prompt. One step is forward with labels, backward,
+optimizer.step() and zero_grad(), timed on the wall clock after warm-up steps with the GPU synchronised. Peak
+memory is torch.cuda.max_memory_allocated() / max_memory_reserved() over the timed steps (weights included).
+Appends one JSON line per configuration to --out, the format report.py reads beside PromptStepBenchmark's.
+Runs on the device machine only (it needs CUDA, torch, transformers and peft); it is not part of the build.
+"""
+import argparse
+import gc
+import json
+import time
+
+import torch
+import transformers
+import peft
+from peft import PromptTuningConfig, TaskType, get_peft_model
+from transformers import GPT2Config, GPT2LMHeadModel
+
+SHAPES = {
+    "gpt2-small": dict(n_embd=768, n_layer=12, n_head=12),
+    "gpt2-medium": dict(n_embd=1024, n_layer=24, n_head=16),
+}
+VOCAB = 50257
+
+
+def set_precision(precision):
+    """fp32: plain float32 matmuls; tf32: TF32 tensor cores for matmuls (torch's allow_tf32)."""
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+
+
+def run(model_name, precision, batch, tokens, virtual, warmup, steps):
+    set_precision(precision)
+    gc.collect()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    config = GPT2Config(vocab_size=VOCAB, n_positions=1024, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        **SHAPES[model_name])
+    torch.manual_seed(7)
+    with torch.device("cuda"):
+        base = GPT2LMHeadModel(config)
+    model = get_peft_model(base, PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=virtual))
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-2)
+    generator = torch.Generator().manual_seed(20240601)
+    ids = torch.randint(0, VOCAB, (batch, tokens), generator=generator).cuda()
+    mask = torch.ones_like(ids)
+
+    def step():
+        loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.item()  # waits for the GPU, as promptgrad's step waits for its gradient
+
+    first = step()
+    for _ in range(warmup - 1):
+        step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()  # peaks of the timed steps, as PromptStepBenchmark measures them
+    last = first
+    start = time.perf_counter()
+    for _ in range(steps):
+        last = step()
+    torch.cuda.synchronize()
+    ms = (time.perf_counter() - start) * 1000 / steps
+    result = {
+        "framework": "pytorch+peft", "model": model_name, "precision": precision, "batch": batch,
+        "tokens": tokens, "virtual_tokens": virtual, "ms_per_step": round(ms, 3),
+        "tokens_per_s": round(batch * tokens / (ms / 1000), 1),
+        "peak_allocated_bytes": torch.cuda.max_memory_allocated(),
+        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
+        "first_loss": first, "last_loss": last, "device": torch.cuda.get_device_name(),
+        "attention": getattr(base.config, "_attn_implementation", "unknown"),
+        "versions": f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}",
+    }
+    del model, base, optimizer, ids, mask
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="gpt2-small,gpt2-medium")
+    parser.add_argument("--precisions", default="fp32,tf32")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=512)
+    parser.add_argument("--virtual", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("torch_step.py: torch sees no CUDA device")
+    for model_name in args.models.split(","):
+        for precision in args.precisions.split(","):
+            result = run(model_name, precision, args.batch, args.tokens, args.virtual, args.warmup, args.steps)
+            line = json.dumps(result)
+            print(line, flush=True)
+            with open(args.out, "a", encoding="utf-8") as out:
+                out.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
