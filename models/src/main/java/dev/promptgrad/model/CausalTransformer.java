@@ -68,9 +68,14 @@ abstract class CausalTransformer implements LanguageModel {
     /** The LM head (vocab, dim): the token embedding table when tied. */
     abstract Tensor head();
 
-    /** {@link #forward} up to the residual stream after the last block [batch, T, dim]: no final norm, no head. */
+    /**
+     * {@link #forward} up to the residual stream after the last block: no final norm, no head. The result is
+     * [batch, T, dim], or [batch, outputs, dim] for the last {@code outputs} positions of each sequence when the
+     * architecture can skip the others in its last block (no position after them depends on that block's rows);
+     * {@code outputs} is T when every position is wanted.
+     */
     abstract Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
-                             HiddenStateHook hook);
+                             HiddenStateHook hook, int outputs);
 
     /** The final normalisation, row by row over [..., dim]. */
     abstract Variable finalNorm(Tape tape, Variable x);
@@ -78,7 +83,8 @@ abstract class CausalTransformer implements LanguageModel {
     @Override
     public final Variable forward(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
                                   HiddenStateHook hook) {
-        Variable x = finalNorm(tape, blocks(tape, embeddings, keyMask, keyPositions, cache, hook));
+        int length = embeddings.value().rank() == 3 ? embeddings.value().dim(1) : 0;
+        Variable x = finalNorm(tape, blocks(tape, embeddings, keyMask, keyPositions, cache, hook, length));
         if (hook != null) hook.finalNorm(x.value());
         // PyTorch (HF): logits = self.lm_head(hidden_states)
         return Linear.apply(tape, x, head(), Linear.Layout.OUT_IN);                         // (batch, T, vocab)
@@ -86,8 +92,9 @@ abstract class CausalTransformer implements LanguageModel {
 
     /**
      * {@link LanguageModel#loss}, computing only what reaches it: positions after the last scored one of every
-     * sequence are not run at all (causal attention never lets them reach an earlier one), and the final norm, the
-     * head and the cross-entropy run on the scored rows only, with dLogits written over the logits.
+     * sequence are not run at all (causal attention never lets them reach an earlier one), the last block runs its
+     * queries, attention and MLP only from the earliest scored position on (where the architecture allows), and the
+     * final norm, the head and the cross-entropy run on the scored rows only, with dLogits written over the logits.
      */
     @Override
     public final Variable loss(Tape tape, TokenBatch batch, Variable prompt) {
@@ -106,19 +113,26 @@ abstract class CausalTransformer implements LanguageModel {
         TokenBatch used = tokens < batch.length() ? batch.firstTokens(tokens) : batch;
         int positions = promptLength + used.length();
         int scored = 0;
-        for (int target : targets) if (target != CrossEntropy.IGNORE) scored++;
-        int[] rows = new int[scored];                                                        // rows of (batch·positions)
-        int[] rowTargets = new int[scored];
-        for (int r = 0, i = 0; r < targets.length; r++) {
+        int firstScored = positions;                                                         // earliest scored position
+        for (int r = 0; r < targets.length; r++) {
             if (targets[r] == CrossEntropy.IGNORE) continue;
-            rows[i] = r / total * positions + r % total;
-            rowTargets[i++] = targets[r];
+            scored++;
+            firstScored = Math.min(firstScored, r % total);
         }
         if (scored == 0) {
             throw new IllegalArgumentException("cross entropy: all " + targets.length + " targets are "
                     + CrossEntropy.IGNORE + "; a batch needs at least one labelled position");
         }
-        Variable x = blocks(tape, embed(tape, used, prompt), used.modelKeyMask(tape, promptLength), null, null, null);
+        Variable x = blocks(tape, embed(tape, used, prompt), used.modelKeyMask(tape, promptLength), null, null, null,
+                positions - firstScored);                                                    // (batch, T', dim)
+        int kept = x.value().dim(1), skipped = positions - kept;                            // T' = kept positions
+        int[] rows = new int[scored];                                                        // rows of (batch·T')
+        int[] rowTargets = new int[scored];
+        for (int r = 0, i = 0; r < targets.length; r++) {
+            if (targets[r] == CrossEntropy.IGNORE) continue;
+            rows[i] = r / total * kept + r % total - skipped;
+            rowTargets[i++] = targets[r];
+        }
         Variable hidden = finalNorm(tape, GatherRows.apply(tape, x, rows));                  // (scored, dim)
         // PyTorch (HF): loss = CrossEntropyLoss()(logits[..., :-1, :].view(-1, V), labels[..., 1:].view(-1)),
         // computed at the scored rows only

@@ -30,22 +30,26 @@ final class FusedGpt2Block implements Function {
     private final Weights w;
     private final UnaryOp activation;
     private final int batch, length, heads, headSize, dim, hidden;
+    private final int queries;       // the last `queries` positions of each sequence get an output
+    private final int first;         // length − queries: the first position with an output
     private final double scale;      // 1/√headSize
-    private final Tensor x;          // (rows, dim): the block's input
+    private final Tensor x;          // (batch·T, dim): the block's input
     private final Tensor mean1, rstd1, mean2, rstd2;   // (rows)
     private final Tensor qkvHeads;   // (batch, 3·heads, T, headSize): q heads, then k heads, then v heads
-    private final Tensor probs;      // (batch, heads, T, T)
-    private final Tensor x1;         // (rows, dim): x + attention
-    private final Tensor pre;        // (rows, hidden): the MLP's pre-activation
+    private final Tensor probs;      // (batch, heads, queries, T)
+    private final Tensor x1;         // (batch·queries, dim): x + attention at the output positions
+    private final Tensor pre;        // (batch·queries, hidden): the MLP's pre-activation
 
-    private FusedGpt2Block(Tape tape, Weights w, UnaryOp activation, int batch, int length, int heads, Tensor x,
-                           Tensor mean1, Tensor rstd1, Tensor mean2, Tensor rstd2, Tensor qkvHeads, Tensor probs,
-                           Tensor x1, Tensor pre) {
+    private FusedGpt2Block(Tape tape, Weights w, UnaryOp activation, int batch, int length, int queries, int heads,
+                           Tensor x, Tensor mean1, Tensor rstd1, Tensor mean2, Tensor rstd2, Tensor qkvHeads,
+                           Tensor probs, Tensor x1, Tensor pre) {
         this.tape = tape;
         this.w = w;
         this.activation = activation;
         this.batch = batch;
         this.length = length;
+        this.queries = queries;
+        this.first = length - queries;
         this.heads = heads;
         this.dim = x.dim(-1);
         this.headSize = dim / heads;
@@ -65,19 +69,34 @@ final class FusedGpt2Block implements Function {
     /** The block on x [batch, T, dim]; {@code keyMask} [batch, T] (1 = attend) may be null. */
     static Variable apply(Tape tape, Variable input, Weights w, int heads, double eps, UnaryOp activation,
                           Tensor keyMask) {
+        return apply(tape, input, w, heads, eps, activation, keyMask, input.value().dim(1));
+    }
+
+    /**
+     * The block's output [batch, queries, dim] at the last {@code queries} positions of each sequence only: keys and
+     * values still come from every position, but queries, attention, projection and MLP run at those rows alone. A
+     * last block whose other rows reach no loss uses it.
+     */
+    static Variable apply(Tape tape, Variable input, Weights w, int heads, double eps, UnaryOp activation,
+                          Tensor keyMask, int queries) {
         Backend backend = tape.backend();
         Tensor x = input.value();
         int batch = x.dim(0), length = x.dim(1), dim = x.dim(2), rows = batch * length;
+        if (queries < 1 || queries > length) {
+            throw new IllegalArgumentException("gpt2 block: " + queries + " output positions of " + length);
+        }
+        int first = length - queries, outRows = batch * queries;
         int hidden = w.fcWeight().dim(1), headSize = dim / heads;
         Tensor flat = x.view(rows, dim);
         boolean saveStatistics = input.requiresGrad();
         Tensor mean1 = saveStatistics ? tape.allocate(rows) : null, rstd1 = saveStatistics ? tape.allocate(rows) : null;
-        Tensor mean2 = saveStatistics ? tape.allocate(rows) : null, rstd2 = saveStatistics ? tape.allocate(rows) : null;
+        Tensor mean2 = saveStatistics ? tape.allocate(outRows) : null;
+        Tensor rstd2 = saveStatistics ? tape.allocate(outRows) : null;
         Tensor qkvHeads = tape.allocate(batch, 3 * heads, length, headSize);
-        Tensor probs = tape.allocate(batch, heads, length, length);
-        Tensor x1 = tape.allocate(rows, dim);
-        Tensor pre = tape.allocate(rows, hidden);
-        Tensor y = tape.allocate(batch, length, dim);
+        Tensor probs = tape.allocate(batch, heads, queries, length);
+        Tensor x1 = tape.allocate(outRows, dim);
+        Tensor pre = tape.allocate(outRows, hidden);
+        Tensor y = tape.allocate(batch, queries, dim);
         Workspace.Mark temporaries = tape.workspace().mark();
 
         // PyTorch (HF GPT2Block): h = self.ln_1(hidden_states)
@@ -90,35 +109,55 @@ final class FusedGpt2Block implements Function {
         // PyTorch: q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v)), all three in one permute
         backend.permute(qkv.view(batch, length, 3 * heads, headSize), new int[]{0, 2, 1, 3}, qkvHeads);
         // PyTorch: probs = softmax(q @ k.transpose(-1, -2) / sqrt(D) + causal and padding masks)
+        long headStride = (long) length * headSize;   // between consecutive heads of (heads, T, headSize)
+        Gemm scores = new Gemm(heads, queries, length, headSize, false, true, headStride, headStride,
+                (long) queries * length, 1f, 0f);
         for (int b = 0; b < batch; b++) {
-            backend.gemm(heads(heads, length, length, headSize, false, true), part(qkvHeads, b, 0, heads),
-                    part(qkvHeads, b, 1, heads), probs.select(b));
+            backend.gemm(scores, queryPart(qkvHeads, b, heads, first, queries), part(qkvHeads, b, 1, heads),
+                    probs.select(b));
         }
         backend.softmax(probs, 1 / Math.sqrt(headSize), true, keyMask, probs);
         // PyTorch: out = (probs @ v).transpose(1, 2).reshape(B, T, H * D)
-        Tensor contextHeads = tape.allocate(batch, heads, length, headSize);
+        Tensor contextHeads = tape.allocate(batch, heads, queries, headSize);
         for (int b = 0; b < batch; b++) {
-            backend.gemm(heads(heads, length, headSize, length, false, false), probs.select(b),
+            backend.gemm(heads(heads, queries, headSize, length, false, false), probs.select(b),
                     part(qkvHeads, b, 2, heads), contextHeads.select(b));
         }
-        Tensor context = tape.allocate(batch, length, heads, headSize);
+        Tensor context = tape.allocate(batch, queries, heads, headSize);
         backend.permute(contextHeads, new int[]{0, 2, 1, 3}, context);
-        // PyTorch (HF GPT2Block): x1 = hidden_states + self.c_proj(out), the bias and residual first
-        backend.add(flat, w.projBias(), x1);
-        backend.gemm(Gemm.of(rows, dim, dim, false, false).scaled(1f, 1f), context.view(rows, dim), w.projWeight(), x1);
+        // PyTorch (HF GPT2Block): x1 = hidden_states + self.c_proj(out), the residual and bias first
+        Tensor residual = flat;
+        if (queries < length) {
+            residual = x1;
+            for (int b = 0; b < batch; b++) backend.copy(x.select(b).slice(first, length), x1.view(batch, queries, dim).select(b));
+        }
+        backend.add(residual, w.projBias(), x1);
+        backend.gemm(Gemm.of(outRows, dim, dim, false, false).scaled(1f, 1f), context.view(outRows, dim),
+                w.projWeight(), x1);
         // PyTorch (HF GPT2MLP): y = x1 + self.c_proj(self.act(self.c_fc(self.ln_2(x1))))
-        backend.layerNorm(x1, w.ln2Gamma(), w.ln2Beta(), eps, h, mean2, rstd2);
-        backend.gemm(Gemm.of(rows, hidden, dim, false, false), h, w.fcWeight(), pre);
+        Tensor h2 = h.view(-1).slice(0, outRows * dim).view(outRows, dim);
+        backend.layerNorm(x1, w.ln2Gamma(), w.ln2Beta(), eps, h2, mean2, rstd2);
+        backend.gemm(Gemm.of(outRows, hidden, dim, false, false), h2, w.fcWeight(), pre);
         backend.add(pre, w.fcBias(), pre);
-        Tensor act = tape.allocate(rows, hidden);
+        Tensor act = tape.allocate(outRows, hidden);
         backend.unary(activation, pre, act);
-        Tensor yFlat = y.view(rows, dim);
+        Tensor yFlat = y.view(outRows, dim);
         backend.add(x1, w.fcProjBias(), yFlat);
-        backend.gemm(Gemm.of(rows, dim, hidden, false, false).scaled(1f, 1f), act, w.fcProjWeight(), yFlat);
+        backend.gemm(Gemm.of(outRows, dim, hidden, false, false).scaled(1f, 1f), act, w.fcProjWeight(), yFlat);
         tape.workspace().rewind(temporaries);
 
-        return tape.record(new FusedGpt2Block(tape, w, activation, batch, length, heads, flat, mean1, rstd1, mean2,
-                rstd2, qkvHeads, probs, x1, pre), y, input);
+        return tape.record(new FusedGpt2Block(tape, w, activation, batch, length, queries, heads, flat, mean1, rstd1,
+                mean2, rstd2, qkvHeads, probs, x1, pre), y, input);
+    }
+
+    /**
+     * Rows [first, first + count) of every query head of batch entry b, as one strided view: head h's rows start
+     * h·T·headSize + first·headSize elements in, so consecutive heads are T·headSize apart.
+     */
+    private static Tensor queryPart(Tensor qkvHeads, int b, int heads, int first, int count) {
+        int length = qkvHeads.dim(2), headSize = qkvHeads.dim(3);
+        long start = (long) first * headSize, span = (long) (heads - 1) * length * headSize + (long) count * headSize;
+        return qkvHeads.select(b).view(-1).slice((int) start, (int) (start + span));
     }
 
     /** Heads (q: part 0, k: 1, v: 2) of batch entry b: (heads, T, headSize). */
@@ -139,52 +178,68 @@ final class FusedGpt2Block implements Function {
     @Override
     public void backward(Tensor dOut, InputGrads grads) {
         Backend backend = tape.backend();
-        int rows = batch * length;
-        Tensor dY = dOut.view(rows, dim);
+        int rows = batch * length, outRows = batch * queries;
+        Tensor dY = dOut.view(outRows, dim);
         Tensor dX = grads.into(0).view(rows, dim);
         Workspace.Mark temporaries = tape.workspace().mark();
 
         // MLP: y = x1 + act(pre)·Wfp + b
         // (1) dAct = dY·Wfpᵀ, then dPre = dAct·act'(pre) in place
-        Tensor dPre = tape.allocate(rows, hidden);
-        backend.gemm(Gemm.of(rows, hidden, dim, false, true), dY, w.fcProjWeight(), dPre);
+        Tensor dPre = tape.allocate(outRows, hidden);
+        backend.gemm(Gemm.of(outRows, hidden, dim, false, true), dY, w.fcProjWeight(), dPre);
         backend.unaryBackward(activation, pre, dPre, dPre);
         // (2) dH2 = dPre·Wfcᵀ, (3) dX1 = LayerNorm₂ backward of dH2, plus dY through the residual
         Tensor dH = tape.allocate(rows, dim);
-        backend.gemm(Gemm.of(rows, dim, hidden, false, true), dPre, w.fcWeight(), dH);
-        Tensor dX1 = tape.allocate(rows, dim);
-        backend.layerNormBackward(x1, w.ln2Gamma(), mean2, rstd2, dH, dX1);
+        Tensor dH2 = dH.view(-1).slice(0, outRows * dim).view(outRows, dim);
+        backend.gemm(Gemm.of(outRows, dim, hidden, false, true), dPre, w.fcWeight(), dH2);
+        Tensor dX1 = tape.allocate(outRows, dim);
+        backend.layerNormBackward(x1, w.ln2Gamma(), mean2, rstd2, dH2, dX1);
         backend.add(dX1, dY, dX1);
 
-        // attention: x1 = x + context·Wp + b
+        // attention: x1 = x + context·Wp + b at the output positions
         // (4) dContext = dX1·Wpᵀ, by head
-        backend.gemm(Gemm.of(rows, dim, dim, false, true), dX1, w.projWeight(), dH);
-        Tensor dContextHeads = tape.allocate(batch, heads, length, headSize);
-        backend.permute(dH.view(batch, length, heads, headSize), new int[]{0, 2, 1, 3}, dContextHeads);
-        Tensor dScores = tape.allocate(batch, heads, length, length);
+        backend.gemm(Gemm.of(outRows, dim, dim, false, true), dX1, w.projWeight(), dH2);
+        Tensor dContextHeads = tape.allocate(batch, heads, queries, headSize);
+        backend.permute(dH2.view(batch, queries, heads, headSize), new int[]{0, 2, 1, 3}, dContextHeads);
+        Tensor dScores = tape.allocate(batch, heads, queries, length);
         Tensor dQkvHeads = tape.allocate(batch, 3 * heads, length, headSize);
         for (int b = 0; b < batch; b++) {
             // (5) dProbs = dContext·Vᵀ, (6) dV = probsᵀ·dContext
-            backend.gemm(heads(heads, length, length, headSize, false, true), dContextHeads.select(b),
+            backend.gemm(heads(heads, queries, length, headSize, false, true), dContextHeads.select(b),
                     part(qkvHeads, b, 2, heads), dScores.select(b));
-            backend.gemm(heads(heads, length, headSize, length, true, false), probs.select(b),
+            backend.gemm(heads(heads, length, headSize, queries, true, false), probs.select(b),
                     dContextHeads.select(b), part(dQkvHeads, b, 2, heads));
         }
         // (7) dScores = scale · probs · (dProbs − Σ probs·dProbs), in place
         backend.softmaxBackward(probs, dScores, scale, dScores);
+        long headStride = (long) length * headSize, scoreStride = (long) queries * length;
+        Gemm dQuery = new Gemm(heads, queries, headSize, length, false, false, scoreStride, headStride, headStride,
+                1f, 0f);
+        Gemm dKey = new Gemm(heads, length, headSize, queries, true, false, scoreStride, headStride, headStride,
+                1f, 0f);
         for (int b = 0; b < batch; b++) {
-            // (8) dQ = dScores·K, (9) dK = dScoresᵀ·Q
-            backend.gemm(heads(heads, length, headSize, length, false, false), dScores.select(b),
-                    part(qkvHeads, b, 1, heads), part(dQkvHeads, b, 0, heads));
-            backend.gemm(heads(heads, length, headSize, length, true, false), dScores.select(b),
-                    part(qkvHeads, b, 0, heads), part(dQkvHeads, b, 1, heads));
+            // (8) dQ = dScores·K at the output positions, 0 before them; (9) dK = dScoresᵀ·Q
+            if (first > 0) backend.fill(part(dQkvHeads, b, 0, heads), 0);
+            backend.gemm(dQuery, dScores.select(b), part(qkvHeads, b, 1, heads),
+                    queryPart(dQkvHeads, b, heads, first, queries));
+            backend.gemm(dKey, dScores.select(b), queryPart(qkvHeads, b, heads, first, queries),
+                    part(dQkvHeads, b, 1, heads));
         }
-        // (10) back to rows of q|k|v, (11) dH1 = dQkv·Wattnᵀ, (12) dX = LayerNorm₁ backward of dH1, plus dX1
+        // (10) back to rows of q|k|v, (11) dH1 = dQkv·Wattnᵀ, (12) dX = LayerNorm₁ backward of dH1, plus dX1 at the
+        // output positions
         Tensor dQkv = tape.allocate(batch, length, 3 * heads, headSize);
         backend.permute(dQkvHeads, new int[]{0, 2, 1, 3}, dQkv);
         backend.gemm(Gemm.of(rows, dim, 3 * dim, false, true), dQkv.view(rows, 3 * dim), w.attnWeight(), dH);
         backend.layerNormBackward(x, w.ln1Gamma(), mean1, rstd1, dH, dX);
-        backend.add(dX, dX1, dX);
+        if (queries == length) {
+            backend.add(dX, dX1, dX);
+        } else {
+            Tensor byPosition = dX.view(batch, length, dim), dX1ByPosition = dX1.view(batch, queries, dim);
+            for (int b = 0; b < batch; b++) {
+                Tensor tail = byPosition.select(b).slice(first, length);
+                backend.add(tail, dX1ByPosition.select(b), tail);
+            }
+        }
         tape.workspace().rewind(temporaries);
     }
 }

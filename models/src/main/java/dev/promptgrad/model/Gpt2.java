@@ -132,7 +132,7 @@ public final class Gpt2 extends CausalTransformer {
 
     @Override
     Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
-                    HiddenStateHook hook) {
+                    HiddenStateHook hook, int outputs) {
         int start = checkInputs(embeddings, keyMask, keyPositions, cache);
         int batch = embeddings.value().dim(0);
         int length = embeddings.value().dim(1);
@@ -145,8 +145,10 @@ public final class Gpt2 extends CausalTransformer {
         for (int l = 0; l < blocks.length; l++) {
             FusedGpt2Block.Weights b = blocks[l];
             if (cache == null) {
-                // the same block as below, as one op that keeps only what the frozen backward reads
-                x = FusedGpt2Block.apply(tape, x, b, config.heads(), eps, config.activation(), keyMask);
+                // the same block as below, as one op that keeps only what the frozen backward reads; the last block
+                // computes only the positions asked for
+                int queries = l == blocks.length - 1 && hook == null ? outputs : length;
+                x = FusedGpt2Block.apply(tape, x, b, config.heads(), eps, config.activation(), keyMask, queries);
                 if (hook != null) hook.block(l + 1, x.value());
                 continue;
             }

@@ -149,7 +149,7 @@ public final class Llama extends CausalTransformer {
 
     @Override
     Variable blocks(Tape tape, Variable embeddings, Tensor keyMask, int[] keyPositions, KvCache cache,
-                    HiddenStateHook hook) {
+                    HiddenStateHook hook, int outputs) {
         int start = checkInputs(embeddings, keyMask, keyPositions, cache);
         int length = embeddings.value().dim(1);
         double eps = config.rmsNormEps();

@@ -45,12 +45,16 @@ class BenchStepCommandTest {
         double median = o.requireDouble("median_ms");
         assertTrue(o.requireDouble("min_ms") <= median && median <= o.requireDouble("max_ms"), run.out());
         assertEquals(2 * 6 / (median / 1e3), o.requireDouble("tokens_per_s"), 1e-6 * o.requireDouble("tokens_per_s"));
-        // GEMM FLOPs of 2 layers at 2·(3 + 5) = 16 rows (the last position reaches no loss), the head at 4 rows
-        // (backward: one GEMM per projection, four per attention where forward has two)
-        long rows = 16, dim = 16, hidden = 64, heads = 2, t = 8, headSize = 8;
-        long projections = 2 * rows * dim * (3 * dim + dim + 2 * hidden);
-        long attention = 2 * 2 * heads * (2 * t * t * headSize);   // 2 GEMMs × 2 sequences × heads
-        long expected = 2 * (2 * projections + 3 * attention) + 2 * (2 * 4 * dim * 50);
+        // GEMM FLOPs: 2 sequences of 3 + 5 positions (the last one reaches no loss), so 16 rows; the last layer runs
+        // its queries, attention and MLP at the 2 scored positions of each sequence only (4 rows); the head at the 4
+        // scored rows. Backward: one GEMM per projection, four per attention where forward has two.
+        long rows = 16, dim = 16, hidden = 64, heads = 2, t = 8, headSize = 8, vocab = 50;
+        long qkv = 2 * rows * dim * 3 * dim;
+        long rest = 2 * dim * (dim + 2 * hidden);                          // per row: c_proj, c_fc, mlp c_proj
+        long attention = 2 * heads * 2 * t * headSize;                     // per query row, one GEMM, 2 sequences
+        long first = 2 * (qkv + rows * rest) + 6 * t * attention;
+        long last = 2 * (qkv + 4 * rest) + 6 * 2 * attention;
+        long expected = first + last + 2 * (2 * 4 * dim * vocab);
         assertEquals(expected, o.requireLong("flops_per_step"), run.out());
         assertEquals(0, o.requireInt("allocations_after_warmup"));
         assertTrue(o.requireLong("peak_rss_bytes") > 0 || o.requireLong("peak_rss_bytes") == -1);
