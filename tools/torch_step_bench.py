@@ -120,15 +120,17 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - start) * 1e3)
+        cpu.append((time.process_time() - cpu_start) * 1e3)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     blas = [line.split()[-1] for line in open("/proc/self/maps") if "blas" in line and ".so" in line]
     result = dict(torch=torch.__version__, threads=torch.get_num_threads(), blas=sorted(set(blas)),
                   median_ms=statistics.median(times), min_ms=min(times), max_ms=max(times),
+                  cpu_ms=statistics.median(cpu),
                   tokens_per_s=a.batch * a.tokens / (statistics.median(times) / 1e3), peak_rss_bytes=peak,
                   labelled=a.labelled, batch=a.batch, tokens=a.tokens, virtual_tokens=a.virtual_tokens)
     if a.json:
@@ -136,7 +138,8 @@ def main():
     else:
         print(f"torch {result['torch']} ({', '.join(result['blas'])}), {result['threads']} threads, "
               f"labelled {a.labelled}: median {result['median_ms']:.1f} ms (min {result['min_ms']:.1f}, "
-              f"max {result['max_ms']:.1f}); peak resident memory {peak / 2**20:.0f} MiB")
+              f"max {result['max_ms']:.1f}); {result['cpu_ms']:.1f} ms of CPU time; "
+              f"peak resident memory {peak / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  * One soft-prompt training step (forward, backward to the prompt, AdamW update) of a GPT-2-small-shaped model
  * with random weights (12 layers, 768 wide, 12 heads, vocab 50257) on the CPU backend: batch 4 × 128 tokens
  * behind 20 prompt rows, every token scored or only the last 4 of each sequence ({@code promptgrad bench step}'s
- * {@code --labelled all} and {@code last:4}; docs/performance.md). Setup counts the GEMM FLOPs the step issues once, and prints them
+ * {@code --labelled all} and {@code last:4}; docs/performance.md). Setup counts the GEMM FLOPs the step issues
+ * once, and prints them
  * beside what a full fine-tune of the same step would issue: the same GEMMs plus each frozen matrix's dW
  * (2 · rows · in · out per Linear, and the tied head's), which the tape never computes.
  */

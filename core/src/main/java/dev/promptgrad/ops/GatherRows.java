@@ -29,7 +29,8 @@ public final class GatherRows implements Function {
         boolean[] seen = new boolean[rows];
         for (int i : index) {
             if (i < 0 || i >= rows) {
-                throw new IndexOutOfBoundsException("gather rows: index " + i + " is outside the " + rows + " rows of " + x);
+                throw new IndexOutOfBoundsException("gather rows: index " + i + " is outside the " + rows
+                        + " rows of " + x);
             }
             if (seen[i]) throw new IllegalArgumentException("gather rows: row " + i + " of " + x + " is picked twice");
             seen[i] = true;

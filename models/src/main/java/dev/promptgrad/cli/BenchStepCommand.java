@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -34,12 +35,12 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /**
- * {@code promptgrad bench step}: times soft-prompt training steps ({@link TrainingStep}: loss, dLoss/dPrompt, AdamW) of a randomly
- * initialised GPT-2 or Llama of the shape given on the command line, with random token ids; no file is read.
- * Prints the median, min and max milliseconds per step, tokens per second, the GEMM FLOPs a step issues, the
- * GFLOP/s that makes, an sgemm of the MLP's shape timed in the same process for comparison, and peak resident
- * memory; {@code --profile} adds the time per kernel kind. Defaults are GPT-2 small, batch 4 × 128 tokens, 20
- * virtual tokens. Not a trainer: the batch never changes.
+ * {@code promptgrad bench step}: times soft-prompt training steps ({@link TrainingStep}: loss, dLoss/dPrompt,
+ * AdamW) of a randomly initialised GPT-2 or Llama of the shape given on the command line, with random token ids;
+ * no file is read. Prints the median, min and max milliseconds per step, tokens per second, the GEMM FLOPs a step
+ * issues, the GFLOP/s that makes, an sgemm of the MLP's shape timed in the same process for comparison, and peak
+ * resident memory; {@code --profile} adds the time per kernel kind. Defaults are GPT-2 small, batch 4 × 128
+ * tokens, 20 virtual tokens. Not a trainer: the batch never changes.
  */
 @Command(name = "step", sortOptions = false,
         description = "Time a soft-prompt training step on a random model of the given shape.")
@@ -102,7 +103,8 @@ final class BenchStepCommand implements Callable<Integer> {
             description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--seed", defaultValue = "1", description = "Seed of the weights, ids and prompt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "1",
+            description = "Seed of the weights, ids and prompt (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--profile", description = "Also print the time per kernel kind of an average step.")
@@ -138,13 +140,16 @@ final class BenchStepCommand implements Callable<Integer> {
                 timing.gemm(mlp, a, b, c);
             }
             double[] stepMillis = new double[steps];
+            double[] cpuMillis = new double[steps];                // the process's CPU time per step, all threads
             double[] sgemmMillis = new double[steps];
             double lastLoss = Double.NaN;
             timing.reset();
             for (int s = 0; s < steps; s++) {
+                long cpuStart = processCpuNanos();
                 long start = System.nanoTime();
                 lastLoss = step.run(prompt, batches, adamw, LEARNING_RATE, 0).loss();
                 stepMillis[s] = (System.nanoTime() - start) / 1e6;
+                cpuMillis[s] = (processCpuNanos() - cpuStart) / 1e6;
                 if (s == 0 && warmup == 0) firstLoss = lastLoss;
                 long gemmStart = System.nanoTime();
                 timing.delegate().gemm(mlp, a, b, c);
@@ -154,7 +159,7 @@ final class BenchStepCommand implements Callable<Integer> {
             Map<String, TimingBackend.Kernel> kernels = timing.kernels();
             long flops = timing.gemmFlops() / profiled;
             TimingBackend.Kernel allocate = kernels.get("allocate");
-            Result result = new Result(median(stepMillis), min(stepMillis), max(stepMillis), flops,
+            Result result = new Result(median(stepMillis), min(stepMillis), max(stepMillis), median(cpuMillis), flops,
                     mlp.flops() / (median(sgemmMillis) * 1e6), rows, labelledRows(), firstLoss, lastLoss,
                     allocate == null ? 0 : allocate.calls(), peakResidentBytes(), kernels,
                     timing.gemmsByShape(), profiled);
@@ -231,7 +236,8 @@ final class BenchStepCommand implements Callable<Integer> {
         return values;
     }
 
-    private record Result(double medianMillis, double minMillis, double maxMillis, long flops, double sgemmGflops,
+    private record Result(double medianMillis, double minMillis, double maxMillis, double cpuMillis, long flops,
+                          double sgemmGflops,
                           int rows, int labelledRows, double firstLoss, double lastLoss, long allocations,
                           long peakResidentBytes, Map<String, TimingBackend.Kernel> kernels,
                           Map<String, TimingBackend.Kernel> gemmShapes, int profiledSteps) {
@@ -267,6 +273,7 @@ final class BenchStepCommand implements Callable<Integer> {
             o.put("median_ms", r.medianMillis);
             o.put("min_ms", r.minMillis);
             o.put("max_ms", r.maxMillis);
+            o.put("cpu_ms", r.cpuMillis);
             o.put("tokens_per_s", tokensPerSecond);
             o.put("flops_per_step", r.flops);
             o.put("gflops_per_s", r.gflops());
@@ -291,8 +298,8 @@ final class BenchStepCommand implements Callable<Integer> {
                 arch.name().toLowerCase(), layers, dim, heads,
                 arch == Arch.LLAMA ? " (" + (kvHeads != null ? kvHeads : heads) + " kv)" : "", width, vocab, batch,
                 virtualTokens, tokens, labelled, r.labelledRows, common.device.name().toLowerCase(), threads);
-        out.printf("step: median %.1f ms (min %.1f, max %.1f) over %d steps after %d warm-up%n",
-                r.medianMillis, r.minMillis, r.maxMillis, steps, warmup);
+        out.printf("step: median %.1f ms (min %.1f, max %.1f) over %d steps after %d warm-up; %.1f ms of CPU time%n",
+                r.medianMillis, r.minMillis, r.maxMillis, steps, warmup, r.cpuMillis);
         out.printf("tokens/s: %.1f%n", tokensPerSecond);
         out.printf("FLOPs/step: %.2f G issued (GEMMs); achieved %.1f GFLOP/s%n", r.flops / 1e9, r.gflops());
         out.printf("sgemm %d×%d×%d (M×K×N) in this process: %.1f GFLOP/s; the step reaches %.0f%% of it%n",
@@ -323,6 +330,14 @@ final class BenchStepCommand implements Callable<Integer> {
             }
         }
         out.flush();
+    }
+
+    /** CPU time of the whole process (every thread), or 0 where the JVM does not report it. */
+    private static long processCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return Math.max(0, os.getProcessCpuTime());
+        }
+        return 0;
     }
 
     /** The process's peak resident set (VmHWM), or -1 where /proc/self/status does not exist. */

@@ -129,7 +129,8 @@ final class FusedGpt2Block implements Function {
         Tensor residual = flat;
         if (queries < length) {
             residual = x1;
-            for (int b = 0; b < batch; b++) backend.copy(x.select(b).slice(first, length), x1.view(batch, queries, dim).select(b));
+            Tensor x1ByPosition = x1.view(batch, queries, dim);
+            for (int b = 0; b < batch; b++) backend.copy(x.select(b).slice(first, length), x1ByPosition.select(b));
         }
         backend.add(residual, w.projBias(), x1);
         backend.gemm(Gemm.of(outRows, dim, dim, false, false).scaled(1f, 1f), context.view(outRows, dim),

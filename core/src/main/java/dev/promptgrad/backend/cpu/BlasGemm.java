@@ -25,6 +25,9 @@ final class BlasGemm {
     /** Multiply-adds a whole batch needs before spreading it pays for the hand-off (about 50 µs of work). */
     static final long MIN_SPREAD_WORK = 1L << 22;
 
+    /** A product's k from which each chunk's full read of the shared operand dominates (see chunksPerThread). */
+    static final int LONG_K = 8192;
+
     /** Column blocks a split GEMM hands out, so every thread's columns start on a 64-byte boundary. */
     static final int COLUMN_ALIGN = 16;
 
@@ -80,22 +83,31 @@ final class BlasGemm {
                     for (int i = from; i < to; i++) product(g, i, a, aOffset, b, bOffset, c, cOffset, 0, m, 0, n);
                 });
             } else if (m <= n) {
-                // split C's columns: each thread reads all of A (the smaller operand) and its own columns of B
+                // split C's columns: each chunk reads all of A (the smaller operand) and its own columns of B
                 int blocks = (n + COLUMN_ALIGN - 1) / COLUMN_ALIGN;
                 for (int i = 0; i < g.batch(); i++) {
                     int matrix = i;
-                    parallel.forEveryRow(blocks, (from, to) -> product(g, matrix, a, aOffset, b, bOffset, c, cOffset,
-                            0, m, from * COLUMN_ALIGN, Math.min(n, to * COLUMN_ALIGN)));
+                    parallel.forEveryRow(blocks, chunksPerThread(k), (from, to) -> product(g, matrix, a, aOffset, b,
+                            bOffset, c, cOffset, 0, m, from * COLUMN_ALIGN, Math.min(n, to * COLUMN_ALIGN)));
                 }
             } else {
-                // split C's rows: each thread reads its own rows of A and all of B (the smaller operand)
+                // split C's rows: each chunk reads its own rows of A and all of B (the smaller operand)
                 for (int i = 0; i < g.batch(); i++) {
                     int matrix = i;
-                    parallel.forEveryRow(m, (from, to) -> product(g, matrix, a, aOffset, b, bOffset, c, cOffset,
-                            from, to, 0, n));
+                    parallel.forEveryRow(m, chunksPerThread(k), (from, to) -> product(g, matrix, a, aOffset, b,
+                            bOffset, c, cOffset, from, to, 0, n));
                 }
             }
         }
+    }
+
+    /**
+     * Chunks per thread of a split product: two, so a running thread can take over a paused one's second half, but
+     * one when k is long, where every chunk reads a whole operand of k columns from memory (the LM head's backward,
+     * k = vocab, reads 100 MiB of dLogits per chunk).
+     */
+    private static int chunksPerThread(int k) {
+        return k >= LONG_K ? 1 : 2;
     }
 
     /** Rows [m0, m1) and columns [n0, n1) of {@code C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]}. */

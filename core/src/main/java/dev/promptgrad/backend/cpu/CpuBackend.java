@@ -26,16 +26,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * at the same time within one call:
  * <ul>
  *   <li>{@link Options#threads()}: a fixed pool of Java threads (the calling thread plus {@code threads − 1}
- *       daemon workers) splits the rows of every non-GEMM kernel into contiguous chunks. Loops of fewer than
- *       about 32K element operations run inline on the caller.</li>
+ *       daemon workers) splits the rows of every non-GEMM kernel into contiguous chunks, four per thread, which the
+ *       threads claim one by one (so on a busy machine a running thread takes over a paused one's chunks). Loops of
+ *       fewer than about 32K element operations run inline on the caller.</li>
  *   <li>{@link Options#blasThreads()}: OpenBLAS's own threads, set with {@code openblas_set_num_threads}
  *       (through the preset's {@code blas_set_num_threads}). They run only inside {@link #gemm}, while the
  *       Java pool is idle.</li>
  * </ul>
  * With one OpenBLAS thread (the default) the Java pool splits the GEMMs too: a strided batch of at least
  * {@code threads} products is spread over the pool, one single-threaded {@code cblas_sgemm} per product; a single
- * product is cut into column blocks (when m ≤ n, so each thread reads all of the smaller A) or row blocks (else),
- * one call per block. Products under about 4M multiply-adds run whole on the caller. With more OpenBLAS threads,
+ * product is cut into column blocks (when m ≤ n, so each block reads all of the smaller A) or row blocks (else),
+ * two per thread (one when k ≥ 8192, where every block would read a long operand again), one call per block. Products under about 4M multiply-adds run whole on the caller. With more OpenBLAS threads,
  * products run one after another, each free to use all {@code blasThreads}, and only batches of small products
  * (m·n·k ≤ 2^18, where OpenBLAS would use one thread anyway) are spread over the pool. Why one OpenBLAS thread:
  * on a shared 2-core machine, OpenBLAS's two threads took 3–4 ms per 148×148×64 attention product (its workers
@@ -434,8 +435,9 @@ public final class CpuBackend implements Backend {
         FloatBuffer yf = floats(dOut), df = floats(dx);
         int xo = at(x), go = at(gamma), mo = at(mean), ro = at(rstd), yo = at(dOut), d0 = at(dx);
         parallel.forRows(rows, 6L * cols, (r0, r1) -> {
-            float[] xhat = FloatKernels.array(0, cols), g = FloatKernels.array(1, cols), gamma1 = FloatKernels.array(2, cols);
-            gf.get(go, gamma1, 0, cols);
+            float[] xhat = FloatKernels.array(0, cols), g = FloatKernels.array(1, cols);
+            float[] gammaRow = FloatKernels.array(2, cols);
+            gf.get(go, gammaRow, 0, cols);
             for (int r = r0; r < r1; r++) {
                 float mu = mf.get(mo + r), s = rf.get(ro + r);
                 xf.get(xo + r * cols, xhat, 0, cols);
@@ -443,7 +445,7 @@ public final class CpuBackend implements Backend {
                 // dxhat = dOut·gamma; dx = rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat))
                 for (int c = 0; c < cols; c++) {
                     xhat[c] = (xhat[c] - mu) * s;
-                    g[c] *= gamma1[c];
+                    g[c] *= gammaRow[c];
                 }
                 double sumG = 0, sumGX = 0;
                 for (int c = 0; c < cols; c++) {
