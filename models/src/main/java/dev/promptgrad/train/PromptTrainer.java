@@ -134,6 +134,7 @@ public final class PromptTrainer {
                         saved.width(), adapterConfig);
             }
         }
+        Checkpoint.deleteLeftovers(out);
         return run(out, state, metrics, stop);
     }
 
