@@ -52,7 +52,9 @@ public final class Checkpoint {
 
     /** How the run stood when the checkpoint was written. */
     public enum Status {
-        RUNNING, FINISHED, EARLY_STOPPED, INTERRUPTED;
+        RUNNING, FINISHED, EARLY_STOPPED, INTERRUPTED,
+        /** Stopped at a step whose loss or gradient was not finite; the checkpoint holds the last finite prompt. */
+        DIVERGED;
 
         String jsonName() {
             return name().toLowerCase(Locale.ROOT).replace('_', '-');
@@ -83,6 +85,7 @@ public final class Checkpoint {
         marker.put("loss", last == null ? null : last.loss());
         marker.put("best_eval_loss", Double.isNaN(state.bestEvalLoss) ? null : state.bestEvalLoss);
         marker.put("best_step", state.bestStep < 0 ? null : state.bestStep);
+        marker.put("skipped_steps", state.skippedSteps);
         marker.put(TrainingState.FILE, sha256(stateBytes));
         marker.put(PeftAdapter.WEIGHTS_FILE, sha256(weightsBytes));
 
