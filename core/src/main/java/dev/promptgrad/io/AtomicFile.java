@@ -52,14 +52,22 @@ public final class AtomicFile {
         }
 
         /**
-         * Renames the temporary file over the target in one atomic step, then forces the folder's entry to disk
-         * where the platform can open a folder (Linux, macOS). A rename needs no new space on the disk.
+         * Renames the temporary file over the target in one atomic step, then forces the folder to disk (see
+         * {@link #forceFolder}). A rename needs no new space on the disk.
          */
         public void commit() throws IOException {
+            move();
+            forceFolder(target.getParent());
+        }
+
+        /**
+         * Renames the temporary file over the target in one atomic step, without forcing the folder: a caller
+         * putting several files in place forces their folder once, after the last.
+         */
+        public void move() throws IOException {
             if (committed) throw new IllegalStateException(target + " was already committed");
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
             committed = true;
-            forceFolder(target.getParent());
         }
 
         /** Deletes the temporary file if the content was not committed; the target is untouched. */
@@ -160,11 +168,11 @@ public final class AtomicFile {
     }
 
     /**
-     * Forces {@code folder}'s entries (a rename just made) to disk, so that the new file survives a power
-     * cut as well as a killed process. Best effort: platforms that cannot open a folder as a channel
-     * (Windows) skip it, and the rename reaches the disk with the file system's next sync.
+     * Forces {@code folder}'s entries (renames just made) to disk, so that the new files survive a power cut
+     * as well as a killed process. Best effort: platforms that cannot open a folder as a channel (Windows)
+     * skip it, and the renames reach the disk with the file system's next sync.
      */
-    private static void forceFolder(Path folder) {
+    public static void forceFolder(Path folder) {
         try (FileChannel channel = FileChannel.open(folder, StandardOpenOption.READ)) {
             channel.force(true);
         } catch (IOException | UnsupportedOperationException notSupported) {

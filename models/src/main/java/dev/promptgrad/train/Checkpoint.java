@@ -135,7 +135,7 @@ public final class Checkpoint {
             }
             for (AtomicFile.Staged file : staged) {
                 try {
-                    file.commit();
+                    file.move();
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot move " + file.target() + " into place (" + e.getMessage()
                             + "); the files of " + folder + " before it are new, those after it old, and --resume "
@@ -143,6 +143,7 @@ public final class Checkpoint {
                 }
                 observer.written(file.target());
             }
+            staged.stream().map(file -> file.target().getParent()).distinct().forEach(AtomicFile::forceFolder);
         } catch (RuntimeException | Error e) {
             failure = e;
             throw e;
