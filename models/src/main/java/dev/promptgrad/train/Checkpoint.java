@@ -43,11 +43,18 @@ public final class Checkpoint {
     static final String FORMAT = "promptgrad-checkpoint/1";
     private static final JsonLimits MARKER_LIMITS = JsonLimits.upTo(1 << 20);
 
-    /** Sees each file of a checkpoint once it is in place; tests stop a save part-way through with it. */
+    /**
+     * Sees each file of a checkpoint once it is in place, and before its temporary file is written; tests stop a
+     * save part-way through with it, or make a write fail as a full disk would.
+     */
     interface FileObserver {
         FileObserver NONE = file -> { };
 
         void written(Path file);
+
+        /** Before {@code file}'s new content is written to its temporary file; may throw as the write would. */
+        default void staging(Path file) throws IOException {
+        }
     }
 
     /** How the run stood when the checkpoint was written. */
@@ -128,6 +135,7 @@ public final class Checkpoint {
         try {
             try {
                 for (Map.Entry<Path, byte[]> file : files.entrySet()) {
+                    observer.staging(file.getKey());
                     staged.add(AtomicFile.stage(file.getKey(), file.getValue()));
                 }
             } catch (IOException e) {
