@@ -243,10 +243,11 @@ public final class PromptTrainer {
         boolean skipping = config.onNonFinite() == TrainingConfig.NonFiniteAction.SKIP;
         if (skipping && state.nonFiniteInARow + 1 < config.maxNonFinite()) return;
         save(out, state, metrics, Checkpoint.Status.DIVERGED, title);
-        String rule = skipping ? (state.nonFiniteInARow + 1) + " steps in a row were not finite (--max-nonfinite "
-                + config.maxNonFinite() + ")" : "--on-nonfinite stop";
+        int inARow = state.nonFiniteInARow + 1;
+        String rule = !skipping ? " (--on-nonfinite stop)" : ": " + (inARow == 1 ? "a step was" : inARow
+                + " steps in a row were") + " not finite (--max-nonfinite " + config.maxNonFinite() + ")";
         throw new IllegalStateException("step " + (state.step + 1) + ": " + e.reason() + "; training diverged and"
-                + " stopped (" + rule + "); the checkpoint of step " + state.step + " in " + out + " holds the last"
+                + " stopped" + rule + "; the checkpoint of step " + state.step + " in " + out + " holds the last"
                 + " finite prompt: lower --lr (now " + config.lr() + ") or set --clip (now " + config.clip() + ") and"
                 + " start again from it with --init adapter:" + out + " --out NEW_DIR", e);
     }
