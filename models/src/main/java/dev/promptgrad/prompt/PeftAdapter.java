@@ -135,7 +135,7 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
             }
             TensorInfo info = weights.info(TENSOR);
             long[] shape = info.shape();
-            if (shape.length != 2 || shape[0] != virtualTokens || shape[1] < 1) {
+            if (shape.length != 2 || shape[0] != virtualTokens || shape[1] < 1 || shape[1] > Integer.MAX_VALUE) {
                 throw new AdapterFormatException(weightsFile + ": '" + TENSOR + "' has shape " + Arrays.toString(shape)
                         + ", but " + CONFIG_FILE + " says num_virtual_tokens " + virtualTokens
                         + ", so it must be [" + virtualTokens + ", hidden]");
@@ -144,7 +144,7 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
                 throw new AdapterFormatException(weightsFile + ": '" + TENSOR + "' is " + info.dtype()
                         + "; a prompt must be F32, F16 or BF16");
             }
-            width = Math.toIntExact(shape[1]);
+            width = (int) shape[1];
             embeddings = weights.readFloats(TENSOR);
         } catch (SafetensorsException e) {
             throw new AdapterFormatException(e.getMessage(), e);
