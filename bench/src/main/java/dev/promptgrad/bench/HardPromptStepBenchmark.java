@@ -33,13 +33,10 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One hard-prompt search step on the GPT-2-small shape (random weights, vocab 50257) on the CPU backend: a PEZ step
- * (projection of a 20-row continuous prompt to its nearest tokens, forward and backward at the projection, AdamW) and
- * a GCG step (forward and backward, the one-hot gradient over the vocabulary, top-k per position, and the batch of
- * single-token swaps scored with forward passes in as few batched forwards as {@code memoryMib} allows), on
- * {@code examples} sequences of {@code exampleTokens} labelled tokens. Setup prints how the GCG batch is cut into
- * forwards. The paper's GCG batch (512 swaps, top-k 256) is the default; pass e.g. {@code -p candidates=16} for a
- * quick run.
+ * One PEZ step and one GCG step (with its batch of swaps scored in as few batched forwards as {@code memoryMib}
+ * allows) on the GPT-2-small shape with random weights, CPU backend, on {@code examples} sequences of
+ * {@code exampleTokens} scored tokens. The defaults are the papers' (20 tokens; GCG 512 swaps, top-k 256); pass e.g.
+ * {@code -p candidates=16} for a quick run. Setup prints how the swaps are cut into forwards.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

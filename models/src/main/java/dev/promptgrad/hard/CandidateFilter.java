@@ -6,13 +6,10 @@ import java.util.Arrays;
 import java.util.Set;
 
 /**
- * Which vocabulary tokens a hard-prompt search may put in a prompt. Always out: the ids given as excluded (BOS,
- * EOS, the stop tokens), the tokenizer's special tokens, and ids past the tokenizer's vocabulary (a model table
- * padded beyond it). Optionally out: tokens whose text is not printable ASCII ({@code asciiOnly}), and tokens that
- * do not survive a decode → encode round trip ({@code roundTrip}: {@code encode(decode([id])) == [id]}), so that
- * the text of a found prompt is made of pieces the tokenizer gives back. Both need a tokenizer: without one the
- * round trip is skipped (ids are all there is) and ASCII is refused. It decides membership only; the searches
- * use {@link #allowed()} through {@link VocabularyIndex}.
+ * Which tokens a hard-prompt search may use. Always out: excluded ids (BOS, EOS, stop tokens), special tokens and
+ * ids past the tokenizer's vocabulary; optionally out: text that is not printable ASCII, and tokens failing the
+ * round trip {@code encode(decode([id])) == [id]} (skipped without a tokenizer, which ASCII needs). It decides
+ * membership only; searches use it through {@link VocabularyIndex}.
  */
 public final class CandidateFilter {
 

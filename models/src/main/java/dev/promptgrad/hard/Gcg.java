@@ -8,13 +8,10 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * GCG, Greedy Coordinate Gradient (Zou et al. 2023): each step takes the gradient of the loss with respect to
- * the one-hot indicators of the prompt's tokens ({@code dL/dE_rows · Eᵀ}, {@link VocabularyIndex#oneHotGradient}),
- * keeps the top-k allowed tokens per position (those whose linear estimate lowers the loss most), builds a batch
- * of single-token swaps spread evenly over the positions (candidate b swaps position ⌊b · n / B⌋ to a random one
- * of its top-k), scores them all with forward passes only ({@link PromptObjective#losses}) and moves to the best
- * swap, even when it is worse than the prompt it replaces (their Algorithm 1). With a tokenizer and the round
- * trip on, swaps whose text does not re-tokenize to their ids are dropped first (their {@code filter_cand}).
+ * GCG, Greedy Coordinate Gradient (Zou et al. 2023): top-k tokens per position by the one-hot gradient
+ * ({@link VocabularyIndex#oneHotGradient}), a batch of single-token swaps spread evenly over the positions, all
+ * scored with forward passes only ({@link PromptObjective#losses}), and a move to the best swap even when it is
+ * worse than the current prompt (their Algorithm 1). Swaps whose text does not round-trip are dropped first.
  */
 public final class Gcg implements HardPromptMethod {
 

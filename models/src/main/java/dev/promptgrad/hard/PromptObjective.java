@@ -16,12 +16,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The loss a hard prompt gives on a set of examples: the mean next-token cross-entropy over every labelled
- * token once the prompt's ids are inserted into each example ({@link PromptPlacement}). {@link #losses} scores
- * many prompts with forward passes only, batched as (prompts × examples) rows and cut into as few forwards as
- * the memory budget allows; {@link #gradient} runs one forward and backward at one prompt and returns dL/dE_rows,
- * the gradient of the loss with respect to the embedding rows of the prompt's tokens (summed over the examples,
- * which share them), from which PEZ steps and GCG scores swaps. Owns its workspace; the model stays the caller's.
+ * The mean loss over the labelled tokens of examples with a hard prompt inserted ({@link PromptPlacement}):
+ * {@link #losses} scores many prompts with forward passes only, (prompts × examples) rows in as few forwards as a
+ * memory budget allows; {@link #gradient} returns dL/dE_rows, the gradient with respect to the prompt tokens'
+ * embedding rows, from one forward and backward. Owns its workspace; the model stays the caller's.
  */
 public final class PromptObjective implements AutoCloseable {
 

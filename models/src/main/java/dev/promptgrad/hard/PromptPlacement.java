@@ -6,11 +6,9 @@ import java.util.Arrays;
 import java.util.OptionalInt;
 
 /**
- * Where a hard prompt's token ids go in a sequence: right after a leading BOS when the sequence starts with
- * {@code bos} (the tokenizer's BOS, if it adds one: a text is then {@code BOS prompt text}, as a user typing the
- * prompt before the text would get), else at the very start. The prompt's positions get the label
- * {@link Example#IGNORE}, so they are never scored. Unlike a soft prompt (PEFT's, always first, before BOS), a hard
- * prompt is ordinary text and sits where text sits. It inserts ids; it does not tokenize or pad.
+ * Where a hard prompt's ids go in a sequence: after a leading {@code bos} ({@code BOS prompt text}, as typing the
+ * prompt before the text gives), else first; its positions are labelled {@link Example#IGNORE}. Unlike a soft
+ * prompt (PEFT's, before BOS), a hard prompt sits where text sits. It inserts ids; it does not tokenize or pad.
  *
  * @param bos the id a prompt goes after, when a sequence starts with it
  */

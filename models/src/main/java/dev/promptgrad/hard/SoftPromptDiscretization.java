@@ -9,12 +9,9 @@ import dev.promptgrad.tensor.Tensor;
 import java.util.List;
 
 /**
- * Soft → hard: replaces every row of a trained soft prompt by its nearest allowed token (cosine similarity, the
- * projection PEZ uses) and measures how much of the soft prompt's gain survives on a set of examples: the loss
- * without a prompt, with the soft prompt (PEFT's placement, in front of everything), with the nearest tokens as a
- * hard prompt ({@link PromptPlacement}: after BOS, where text goes), and with those tokens' embeddings in the soft
- * prompt's place (which differs from the hard placement only when sequences start with BOS). Computes numbers; it
- * writes nothing.
+ * Soft → hard: every row of a trained soft prompt becomes its nearest allowed token (PEZ's projection), and the
+ * loss without a prompt, with the soft prompt, with the tokens as a hard prompt (after BOS) and with their
+ * embeddings in the soft prompt's place shows how much of the gain survives. Computes numbers; writes nothing.
  */
 public final class SoftPromptDiscretization {
 
