@@ -32,7 +32,9 @@ import java.util.concurrent.Callable;
 @Command(name = "promptgrad",
         description = "Learn a frozen transformer's prompt. Run a command with --help for its flags.",
         subcommands = {GenerateCommand.class, GradCommand.class, EvalCommand.class, InspectCommand.class,
-                ConvertCommand.class, TraceCommand.class, TrainCommand.class},
+                ConvertCommand.class, TraceCommand.class, TrainCommand.class,
+                HardCommand.class,
+                DiscretizeCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
 
