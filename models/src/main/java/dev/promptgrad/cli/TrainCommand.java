@@ -165,7 +165,7 @@ final class TrainCommand implements Callable<Integer> {
             }
         }, "promptgrad train: save on interrupt");
         Runtime.getRuntime().addShutdownHook(interrupt);
-        try (Backend backend = common.openBackend();
+        try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
             LanguageModel lm = source.model();
             int room = lm.contextLength() - config.virtualTokens();
