@@ -2,6 +2,8 @@ package dev.promptgrad.cli;
 
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.data.JsonlReader;
+import dev.promptgrad.embedding.ClassifyObjective;
+import dev.promptgrad.encoder.PromptPlacement;
 import dev.promptgrad.json.JsonWriter;
 import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.prompt.PeftAdapter;
@@ -31,7 +33,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * {@code promptgrad train}: learns a soft prompt for a frozen model from JSONL examples and writes a PEFT
  * adapter folder with promptgrad's checkpoint beside it (docs/cli.md, docs/prompt-files.md); {@code --resume}
- * continues a stopped run. It turns flags into a {@link TrainingConfig} (over the checkpoint's when resuming),
+ * continues a stopped run. A causal LM learns from next-token loss; an encoder's objective is chosen with
+ * {@code --objective} and run by {@link EncoderTraining} (docs/encoders.md). It turns flags into a {@link TrainingConfig} (over the checkpoint's when resuming),
  * shows progress, and on Ctrl-C lets the current step finish and saves a checkpoint before the JVM exits. The
  * training itself is {@link PromptTrainer}'s.
  */
@@ -46,8 +49,28 @@ final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "A Hugging Face model folder or a llama2.c .bin checkpoint (with --resume: default the checkpoint's).")
+            description = "A Hugging Face model folder or a llama2.c .bin checkpoint; for --objective classify or"
+                    + " contrastive an encoder: minilm, a BERT folder or an .onnx file (with --resume: default the"
+                    + " checkpoint's).")
     Path model;
+
+    @Option(names = "--objective", paramLabel = "NAME",
+            description = "causal-lm (next-token loss of a causal LM, the default), classify ({\"text\", \"label\"}"
+                    + " lines: each text nearest its label's embedding) or contrastive ({\"query\", \"positive\"} lines,"
+                    + " in-batch negatives); the last two train an encoder's prompt.")
+    String objective;
+
+    @Option(names = "--placement", paramLabel = "WHERE",
+            description = "Encoders: before-cls (PEFT's, the default) or after-cls.")
+    String placement;
+
+    @Option(names = "--temperature", paramLabel = "TAU",
+            description = "Encoders: the softmax temperature over cosine similarities (default 0.05, i.e. scale 20).")
+    Double temperature;
+
+    @Option(names = "--label-text", paramLabel = "TEMPLATE",
+            description = "classify: what a label is compared as, {label} replaced by it (default \"{label}\").")
+    String labelText;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
             description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
@@ -165,25 +188,33 @@ final class TrainCommand implements Callable<Integer> {
             }
         }, "promptgrad train: save on interrupt");
         Runtime.getRuntime().addShutdownHook(interrupt);
-        try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
-            LanguageModel lm = source.model();
-            int room = lm.contextLength() - config.virtualTokens();
-            if (room < 1) {
-                throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for tokens in "
-                        + lm.name() + ", which reads at most " + lm.contextLength() + " positions");
+        try (Backend backend = common.openBackend(spec.commandLine().getErr())) {
+            if (config.objective().kind().encoder()) {
+                EncoderTraining.Outcome outcome = EncoderTraining.run(config, resume, outFolder, backend, progress, stop);
+                progress.finish();
+                print(printer, outcome.result(), outcome.before(), outcome.after());
+                return Main.OK;
             }
-            JsonlReader reader = new JsonlReader(source.tokenizer(), source.bosEos(), lm.vocabSize(), room,
-                    "the model's context of " + lm.contextLength() + " positions less the prompt's " + config.virtualTokens());
-            TrainingData examples = TrainingData.read(reader, Path.of(config.trainData()),
-                    config.evalData() == null ? null : Path.of(config.evalData()), config.evalSplit(), config.seed(),
-                    config.maxLength() > 0 ? Math.min(config.maxLength(), room) : room, source.bosEos().bos());
-            int padId = source.tokenizer() != null ? source.tokenizer().pad().orElse(0) : 0;
-            PromptTrainer trainer = new PromptTrainer(lm, examples, config, padId, progress);
-            TrainingResult result = resume != null ? trainer.resume(resume, outFolder, stop)
-                    : trainer.train(outFolder, InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
-            progress.finish();
-            print(printer, result);
+            EncoderTraining.refuseEncoderForCausalLm(config.baseModel());
+            try (ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
+                LanguageModel lm = source.model();
+                int room = lm.contextLength() - config.virtualTokens();
+                if (room < 1) {
+                    throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for tokens in "
+                            + lm.name() + ", which reads at most " + lm.contextLength() + " positions");
+                }
+                JsonlReader reader = new JsonlReader(source.tokenizer(), source.bosEos(), lm.vocabSize(), room,
+                        "the model's context of " + lm.contextLength() + " positions less the prompt's " + config.virtualTokens());
+                TrainingData examples = TrainingData.read(reader, Path.of(config.trainData()),
+                        config.evalData() == null ? null : Path.of(config.evalData()), config.evalSplit(), config.seed(),
+                        config.maxLength() > 0 ? Math.min(config.maxLength(), room) : room, source.bosEos().bos());
+                int padId = source.tokenizer() != null ? source.tokenizer().pad().orElse(0) : 0;
+                PromptTrainer trainer = new PromptTrainer(lm, examples, config, padId, progress);
+                TrainingResult result = resume != null ? trainer.resume(resume, outFolder, stop)
+                        : trainer.train(outFolder, InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
+                progress.finish();
+                print(printer, result, null, null);
+            }
         } finally {
             progress.finish();
             finished.countDown();
@@ -241,6 +272,12 @@ final class TrainCommand implements Callable<Integer> {
         if (evalEvery != null) builder.evalEvery(evalEvery);
         if (saveEvery != null) builder.saveEvery(saveEvery);
         if (earlyStop != null) builder.earlyStop(earlyStop);
+        if (objective != null || placement != null || temperature != null || labelText != null) {
+            TrainingConfig.Objective.Kind kind = objective != null ? TrainingConfig.Objective.Kind.parse(objective)
+                    : builder.build().objective().kind();
+            builder.objective(TrainingConfig.Objective.of(kind, placement == null ? null : PromptPlacement.parse(placement),
+                    temperature, labelText));
+        }
         TrainingConfig config = builder.build();
         if (config.trainData() == null) {
             throw new IllegalArgumentException("the checkpoint in " + resume + " names no training file; pass --data");
@@ -248,7 +285,9 @@ final class TrainCommand implements Callable<Integer> {
         return config;
     }
 
-    private void print(PrintWriter printer, TrainingResult result) {
+    /** The summary; {@code before} and {@code after} are held-out accuracies of a classify run, else null. */
+    private void print(PrintWriter printer, TrainingResult result, ClassifyObjective.Accuracy before,
+                       ClassifyObjective.Accuracy after) {
         String why = switch (result.status()) {
             case FINISHED -> "finished";
             case EARLY_STOPPED -> "stopped early";
@@ -264,6 +303,10 @@ final class TrainCommand implements Callable<Integer> {
             summary.put("eval_loss", finiteOrNull(result.lastEvalLoss()));
             summary.put("best_eval_loss", finiteOrNull(result.bestEvalLoss()));
             summary.put("best_step", result.bestStep() < 0 ? null : result.bestStep());
+            if (after != null) {
+                summary.put("accuracy_without_prompt", before.fraction());
+                summary.put("accuracy", after.fraction());
+            }
             summary.put("out", result.folder().toString());
             printer.println(JsonWriter.compact().write(summary));
         } else {
@@ -275,6 +318,11 @@ final class TrainCommand implements Callable<Integer> {
                         .append(")");
             }
             printer.println(line);
+            if (after != null) {
+                printer.println(String.format(Locale.ROOT, "held-out accuracy: %.1f%% (%d of %d) with the prompt, %.1f%%"
+                        + " (%d of %d) without", 100 * after.fraction(), after.correct(), after.total(),
+                        100 * before.fraction(), before.correct(), before.total()));
+            }
             printer.println("adapter written to " + result.folder() + (result.status() == Checkpoint.Status.INTERRUPTED
                     ? "; continue with: promptgrad train --resume " + result.folder() : ""));
         }
