@@ -10,6 +10,7 @@ import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Workspace;
+import dev.promptgrad.testing.TinyBert;
 import dev.promptgrad.train.TrainingConfig;
 import dev.promptgrad.train.TrainingObjective;
 import org.junit.jupiter.api.AfterEach;
@@ -44,7 +45,7 @@ class EncoderObjectiveTest {
     @BeforeEach
     void open() {
         backend = new ReferenceBackend();
-        encoder = TinyEncoder.open(backend);
+        encoder = TinyBert.open(backend);
         scope = new Scope(backend, "objective test");
     }
 
