@@ -5,6 +5,7 @@ import dev.promptgrad.embedding.EncoderData;
 import dev.promptgrad.embedding.LabelledText;
 import dev.promptgrad.encoder.Encoder;
 import dev.promptgrad.encoder.PromptPlacement;
+import dev.promptgrad.prompt.PeftAdapter;
 import dev.promptgrad.prompt.PromptInit;
 import dev.promptgrad.train.PromptTrainer;
 import dev.promptgrad.train.TrainingConfig;
@@ -94,7 +95,7 @@ public final class TopicDemo {
         long started = System.nanoTime();
         TrainingResult training = new PromptTrainer(trained, config, listener).train(out, initial, stop);
         double seconds = (System.nanoTime() - started) / 1e9;
-        float[] prompt = dev.promptgrad.prompt.PeftAdapter.read(out).embeddings();
+        float[] prompt = PeftAdapter.read(out).embeddings();
         ClassifyObjective.Accuracy after = measured.heldOutAccuracy(prompt);
         return new Result(before, after, measured.labels(), training, seconds);
     }

@@ -33,6 +33,15 @@ class DemoCommandTest {
     Path folder;
 
     @Test
+    void helpListsEveryFlag() {
+        CliRun run = CliRun.of("demo", "--help");
+        assertEquals(Main.OK, run.exitCode(), run.describe());
+        for (String flag : new String[] {"--out=DIR", "--steps=N", "--seed=S", "--placement=WHERE", "--json", "--threads=N"}) {
+            assertTrue(run.out().contains(flag), flag + " missing from " + run.describe());
+        }
+    }
+
+    @Test
     void aShortRunBeatsTheZeroShotBaselineOnHeldOutTexts() throws IOException {
         Path out = folder.resolve("demo adapter");
         CliRun run = CliRun.of("demo", "--steps", "4", "--out", out.toString(), "--threads", "2");

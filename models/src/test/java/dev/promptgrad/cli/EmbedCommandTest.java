@@ -107,6 +107,16 @@ class EmbedCommandTest {
     }
 
     @Test
+    void helpListsEveryFlag() {
+        CliRun run = CliRun.of("embed", "--help");
+        assertEquals(Main.OK, run.exitCode(), run.describe());
+        for (String flag : List.of("--model=MODEL", "--prompt=ADAPTER_DIR", "--placement=WHERE", "--text=TEXT",
+                "--file=FILE", "--json", "--device=DEVICE", "--threads=N")) {
+            assertTrue(run.out().contains(flag), flag + " missing from " + run.describe());
+        }
+    }
+
+    @Test
     void refusesACausalModelAWrongWidthAndNothingToEmbed() {
         CliRun causal = CliRun.of("embed", "--model", GPT2_TINY.toString(), "--text", "hello");
         assertEquals(Main.FAILED, causal.exitCode(), causal.describe());
