@@ -68,7 +68,8 @@ public class PromptTrainingStepBenchmark {
         SplittableRandom random = new SplittableRandom(7);
         int[] ids = new int[BATCH * TOKENS];                    // (BATCH, TOKENS)
         for (int i = 0; i < ids.length; i++) ids[i] = random.nextInt(VOCAB);
-        batches = List.of(new CausalLmObjective.Batch(model, new TokenBatch(BATCH, TOKENS, ids, null, ids), PROMPT_ROWS));
+        TokenBatch tokens = new TokenBatch(BATCH, TOKENS, ids, null, ids);
+        batches = List.of(new CausalLmObjective.Batch(model, tokens, PROMPT_ROWS));
         prompt = new float[PROMPT_ROWS * DIM];
         for (int i = 0; i < prompt.length; i++) prompt[i] = (float) (random.nextGaussian() * 0.02);
         optimizer = new Adam(List.of(Parameter.of("prompt_embeddings", PROMPT_ROWS, DIM)), Adam.Settings.ADAMW);
@@ -78,8 +79,8 @@ public class PromptTrainingStepBenchmark {
         trainingStep();
         long issued = backend.gemmFlops();
         long skipped = skippedWeightGradientFlops();
-        System.out.printf(Locale.ROOT, "%nGEMM FLOPs of one prompt-tuning step: %.1f G; a full fine-tune of the same step"
-                        + " adds %.1f G of dW GEMMs (%.1f G in all); prompt tuning issues %.3f of it%n",
+        System.out.printf(Locale.ROOT, "%nGEMM FLOPs of one prompt-tuning step: %.1f G; a full fine-tune of the same"
+                        + " step adds %.1f G of dW GEMMs (%.1f G in all); prompt tuning issues %.3f of it%n",
                 issued / 1e9, skipped / 1e9, (issued + skipped) / 1e9, (double) issued / (issued + skipped));
     }
 
@@ -97,8 +98,8 @@ public class PromptTrainingStepBenchmark {
 
     /**
      * The dW GEMMs a full fine-tune would add, over rows = batch × (prompt + tokens): per block c_attn
-     * (dim → 3·dim), attn.c_proj (dim → dim), mlp.c_fc (dim → 4·dim), mlp.c_proj (4·dim → dim), and the tied head
-     * (dim → vocab), each 2 · rows · in · out.
+     * (dim → 3·dim), attn.c_proj (dim → dim), mlp.c_fc (dim → 4·dim), mlp.c_proj (4·dim → dim), and the tied
+     * head (dim → vocab), each 2 · rows · in · out.
      */
     static long skippedWeightGradientFlops() {
         long rows = (long) BATCH * (PROMPT_ROWS + TOKENS);

@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 
@@ -83,17 +84,26 @@ public final class HuggingFaceCheckpoint {
         String name = String.valueOf(folder.toAbsolutePath().normalize().getFileName());
         switch (type) {
             case "gpt2" -> {
-                Gpt2Config c = Gpt2Config.fromHuggingFace(config);
+                Gpt2Config c = sizes(config, () -> Gpt2Config.fromHuggingFace(config));
                 Weights weights = loadWeights(folder, backend, name, config, Gpt2.weightSpecs(c), c.tiedHead(), true);
                 return new Gpt2(name, c, weights);
             }
             case "llama", "mistral", "qwen2" -> {
-                LlamaConfig c = LlamaConfig.fromHuggingFace(config);
+                LlamaConfig c = sizes(config, () -> LlamaConfig.fromHuggingFace(config));
                 Weights weights = loadWeights(folder, backend, name, config, Llama.weightSpecs(c), c.tiedHead(), false);
                 return new Llama(name, c, weights);
             }
             default -> throw new CheckpointException(config.source() + ": model_type '" + type + "' is not supported;"
                     + " supported model types: " + String.join(", ", SUPPORTED_MODEL_TYPES));
+        }
+    }
+
+    /** A configuration record built from config.json; sizes that do not fit together are errors naming the file. */
+    private static <C> C sizes(JsonObject config, Supplier<C> build) {
+        try {
+            return build.get();
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(config.source() + ": " + e.getMessage(), e);
         }
     }
 
@@ -164,7 +174,8 @@ public final class HuggingFaceCheckpoint {
                                 + Arrays.toString(info.shape()) + " but " + config.source() + " needs "
                                 + Arrays.toString(spec.shape()));
                     }
-                    weights.put(spec.name(), source.readFloats(stored), spec.shape());
+                    weights.put(spec.name(), FiniteWeights.require(source.readFloats(stored), info.file(), stored),
+                            spec.shape());
                 }
             } catch (RuntimeException e) {
                 weights.close();

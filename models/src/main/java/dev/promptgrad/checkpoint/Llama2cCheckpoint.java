@@ -16,6 +16,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 
+import static java.lang.Math.addExact;
+import static java.lang.Math.multiplyExact;
+
 /**
  * Reads karpathy's llama2.c legacy {@code .bin} checkpoints (the format run.c reads: a header of seven
  * int32, then float32 weights) into a {@link Llama} with INTERLEAVED RoPE, RMSNorm eps 1e-5 and theta
@@ -49,20 +52,37 @@ public final class Llama2cCheckpoint {
             return kvHeads * headSize();
         }
 
-        /** The file size this header implies, in bytes. */
+        /**
+         * The file size this header implies, in bytes.
+         *
+         * @throws ArithmeticException if that size does not fit in 64 bits (a header of nonsense sizes, which must
+         *                             not wrap around to a small number that happens to match the file)
+         */
         public long expectedBytes() {
             long l = layers, d = dim, h = hidden, v = vocabSize;
-            long floats = v * d                       // token_embedding_table (vocab, dim)
-                    + l * d                           // rms_att_weight (layers, dim)
-                    + l * d * d                       // wq (layers, dim, dim)
-                    + 2 * l * d * kvWidth()           // wk, wv (layers, dim, kv_dim)
-                    + l * d * d                       // wo (layers, dim, dim)
-                    + l * d                           // rms_ffn_weight (layers, dim)
-                    + 3 * l * h * d                   // w1 (layers, hidden, dim), w2 (layers, dim, hidden), w3
-                    + d                               // rms_final_weight (dim)
-                    + (long) seqLen * headSize()      // freq_cis_real and freq_cis_imag, seq_len · head_size/2 each
-                    + (sharedClassifier ? 0 : v * d); // wcls (vocab, dim)
-            return HEADER_BYTES + 4 * floats;
+            long floats = sum(product(v, d),              // token_embedding_table (vocab, dim)
+                    product(l, d),                        // rms_att_weight (layers, dim)
+                    product(l, d, d),                     // wq (layers, dim, dim)
+                    product(2, l, d, kvWidth()),          // wk, wv (layers, dim, kv_dim)
+                    product(l, d, d),                     // wo (layers, dim, dim)
+                    product(l, d),                        // rms_ffn_weight (layers, dim)
+                    product(3, l, h, d),                  // w1 (layers, hidden, dim), w2 (layers, dim, hidden), w3
+                    d,                                    // rms_final_weight (dim)
+                    product(seqLen, headSize()),          // freq_cis_real and freq_cis_imag, seq_len · head_size/2 each
+                    sharedClassifier ? 0 : product(v, d)); // wcls (vocab, dim)
+            return sum(HEADER_BYTES, product(4, floats));
+        }
+
+        private static long product(long... factors) {
+            long p = 1;
+            for (long f : factors) p = multiplyExact(p, f);
+            return p;
+        }
+
+        private static long sum(long... terms) {
+            long s = 0;
+            for (long t : terms) s = addExact(s, t);
+            return s;
         }
 
         /** The model this header describes, as a Llama configuration with llama2.c's fixed settings. */
@@ -186,7 +206,13 @@ public final class Llama2cCheckpoint {
                     + " n_heads heads of even size, and n_heads must be a multiple of n_kv_heads");
         }
         Header header = new Header(dim, hidden, layers, heads, kvHeads, Math.abs(vocab), vocab > 0, seqLen);
-        long expected = header.expectedBytes();
+        long expected;
+        try {
+            expected = header.expectedBytes();
+        } catch (ArithmeticException overflow) {
+            throw new CheckpointException(file + ": header (" + fields + ") implies more than 2^63 bytes of weights;"
+                    + " the file is corrupt or not a llama2.c legacy checkpoint");
+        }
         if (size != expected) {
             throw new CheckpointException(file + ": the header (" + fields + ") implies " + expected + " bytes but the"
                     + " file has " + size + (size < expected ? "; it is truncated" : "; it has extra data")
@@ -253,7 +279,7 @@ public final class Llama2cCheckpoint {
                 chunk.asFloatBuffer().get(values, filled, n);
                 filled += n;
             }
-            weights.put(name, values, shape);
+            weights.put(name, FiniteWeights.require(values, file.toString(), name), shape);
         }
 
         void skip(long floats) {

@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -137,15 +136,7 @@ final class ConvertCommand implements Callable<Integer> {
                 yield new Prompt(kobold.rows(), kobold.width(), kobold.values(), kobold.name(), kobold.description());
             }
             case NPY -> {
-                byte[] bytes;
-                try {
-                    bytes = Files.readAllBytes(path);
-                } catch (NoSuchFileException e) {
-                    throw new AdapterFormatException(path + " does not exist", e);
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
-                }
-                NpyArray array = NpyArray.parse(bytes, path.toString());
+                NpyArray array = NpyArray.read(path, KoboldSoftPrompt.MAX_TENSOR_BYTES);
                 int[] shape = array.shape();
                 if (shape.length != 2 || shape[0] < 1 || shape[1] < 1) {
                     throw new AdapterFormatException(path + " has shape " + Arrays.toString(shape)

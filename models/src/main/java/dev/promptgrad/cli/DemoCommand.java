@@ -40,7 +40,7 @@ import java.util.stream.Stream;
  * demo's texts in its {@code data/}); never overwrites an earlier one.
  */
 @Command(name = "demo", sortOptions = false,
-        description = "Train a soft prompt on MiniLM to sort short texts into five topics, offline, and show the held-out gain.")
+        description = "Train a soft prompt on MiniLM to sort short texts into five topics, offline; show the gain.")
 final class DemoCommand implements Callable<Integer> {
 
     static final String DEFAULT_OUT = "promptgrad-demo-adapter";
@@ -51,7 +51,8 @@ final class DemoCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--out", paramLabel = "DIR",
-            description = "Where to write the adapter, missing or empty (default: ./" + DEFAULT_OUT + ", or the first free"
+            description = "Where to write the adapter, missing or empty (default: ./" + DEFAULT_OUT
+                    + ", or the first free"
                     + " " + DEFAULT_OUT + "-N).")
     Path out;
 
@@ -76,7 +77,8 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() {
         int stepCount = steps != null ? steps : TopicDemo.STEPS;
         if (stepCount < 1) throw new IllegalArgumentException("--steps must be at least 1, got " + stepCount);
-        PromptPlacement where = placement == null ? TrainingConfig.Objective.DEFAULT_PLACEMENT : PromptPlacement.parse(placement);
+        PromptPlacement where = placement == null ? TrainingConfig.Objective.DEFAULT_PLACEMENT
+                : PromptPlacement.parse(placement);
         Path folder = out != null ? out : freeFolder();
         PrintWriter printer = spec.commandLine().getOut();
         TrainingProgress progress = new TrainingProgress(json ? new PrintWriter(PrintWriter.nullWriter()) : printer,
@@ -97,8 +99,8 @@ final class DemoCommand implements Callable<Integer> {
              Encoder encoder = EncoderCatalog.load(EncoderCatalog.MINILM, backend)) {
             TrainingConfig config = TopicDemo.config(EncoderCatalog.MINILM, stepCount, seed, where);
             if (!json) {
-                printer.println("promptgrad demo: teach all-MiniLM-L6-v2 (from the Maven jar, offline) to sort short texts"
-                        + " into five topics with a " + config.virtualTokens() + "-token soft prompt");
+                printer.println("promptgrad demo: teach all-MiniLM-L6-v2 (from the Maven jar, offline) to sort short"
+                        + " texts into five topics with a " + config.virtualTokens() + "-token soft prompt");
                 printer.println("held-out accuracy is measured on 120 texts the training never sees (running on "
                         + backend.name() + threads(backend) + ")");
                 printer.flush();
@@ -128,9 +130,11 @@ final class DemoCommand implements Callable<Integer> {
                            PromptPlacement where) {
         ClassifyObjective.Accuracy before = result.before(), after = result.after();
         double gain = 100 * (after.fraction() - before.fraction());
-        printer.println(String.format(Locale.ROOT, "held-out accuracy without a prompt (nearest topic name): %5.1f%% (%d of %d)",
+        printer.println(String.format(Locale.ROOT,
+                "held-out accuracy without a prompt (nearest topic name): %5.1f%% (%d of %d)",
                 100 * before.fraction(), before.correct(), before.total()));
-        printer.println(String.format(Locale.ROOT, "held-out accuracy with the trained prompt:               %5.1f%% (%d of %d), %s",
+        printer.println(String.format(Locale.ROOT,
+                "held-out accuracy with the trained prompt:               %5.1f%% (%d of %d), %s",
                 100 * after.fraction(), after.correct(), after.total(),
                 gain > 0 ? String.format(Locale.ROOT, "%.1f points better", gain)
                         : gain == 0 ? "no change" : String.format(Locale.ROOT, "%.1f points worse", -gain)));
@@ -147,21 +151,26 @@ final class DemoCommand implements Callable<Integer> {
         }
         printer.println(String.format(Locale.ROOT, "time: %s training (%d steps), %s in all",
                 duration(result.seconds()), result.training().steps(), duration(totalSeconds)));
-        printer.println("adapter: " + folder + " (PEFT PROMPT_TUNING, task FEATURE_EXTRACTION; loss curve in loss_curve.png;"
+        printer.println("adapter: " + folder
+                + " (PEFT PROMPT_TUNING, task FEATURE_EXTRACTION; loss curve in loss_curve.png;"
                 + " the texts in data/)");
         String dir = quoted(folder.toString());
-        String placementFlag = where != TrainingConfig.Objective.DEFAULT_PLACEMENT ? " --placement " + where.cliName() : "";
+        boolean otherPlacement = where != TrainingConfig.Objective.DEFAULT_PLACEMENT;
+        String placementFlag = otherPlacement ? " --placement " + where.cliName() : "";
         printer.println();
         printer.println("next, try:");
-        printer.println("  ./promptgrad embed --model minilm --prompt " + dir + " --text \"My knee still aches after Sunday's match.\"");
-        printer.println("  ./promptgrad eval --model minilm --prompt " + dir + " --data " + quoted(folder.resolve("data")
+        printer.println("  ./promptgrad embed --model minilm --prompt " + dir
+                + " --text \"My knee still aches after Sunday's match.\"");
+        printer.println("  ./promptgrad eval --model minilm --prompt " + dir + " --data "
+                + quoted(folder.resolve("data")
                 .resolve("topics-heldout.jsonl").toString()));
         printer.println("  ./promptgrad inspect --model minilm --prompt " + dir);
         printer.println("  ./promptgrad train --model minilm --objective classify" + placementFlag + " --data "
                 + quoted(folder.resolve("data").resolve("topics-train.jsonl").toString()) + " --eval "
                 + quoted(folder.resolve("data").resolve("topics-heldout.jsonl").toString()) + " --virtual-tokens "
                 + TopicDemo.VIRTUAL_TOKENS + " --lr " + TopicDemo.LEARNING_RATE + " --out my-topics-adapter");
-        printer.println("  and in Java: Embedder.open(\"minilm\", Path.of(" + JsonWriter.compact().write(folder.toString())
+        printer.println("  and in Java: Embedder.open(\"minilm\", Path.of("
+                + JsonWriter.compact().write(folder.toString())
                 + ")).embed(texts)   (see README.md, \"Embeddings in Java\")");
         printer.flush();
     }
@@ -187,7 +196,10 @@ final class DemoCommand implements Callable<Integer> {
             for (String resource : List.of(TopicDemo.TRAIN_RESOURCE, TopicDemo.HELD_OUT_RESOURCE)) {
                 String name = resource.substring(resource.lastIndexOf('/') + 1);
                 try (var in = DemoCommand.class.getResourceAsStream(resource)) {
-                    if (in == null) throw new IllegalStateException(resource + " is missing from the classpath; rebuild promptgrad");
+                    if (in == null) {
+                        throw new IllegalStateException(resource + " is missing from the classpath; rebuild"
+                                + " promptgrad");
+                    }
                     AtomicFile.write(data.resolve(name), in.readAllBytes());
                 }
             }
@@ -224,6 +236,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private static String duration(double seconds) {
         long s = Math.round(seconds);
-        return s >= 60 ? String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60) : String.format(Locale.ROOT, "%.1fs", seconds);
+        return s >= 60 ? String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60)
+                : String.format(Locale.ROOT, "%.1fs", seconds);
     }
 }

@@ -33,7 +33,7 @@ import java.util.concurrent.Callable;
  * {@link Embedder}'s.
  */
 @Command(name = "embed", sortOptions = false,
-        description = "Print sentence embeddings of texts from an encoder (e.g. minilm), optionally with a soft prompt.")
+        description = "Print sentence embeddings of texts from an encoder (e.g. minilm), with a soft prompt or not.")
 final class EmbedCommand implements Callable<Integer> {
 
     @Spec
@@ -44,7 +44,8 @@ final class EmbedCommand implements Callable<Integer> {
                     + " with tokenizer.json beside it.")
     String model;
 
-    @Option(names = "--prompt", paramLabel = "ADAPTER_DIR", description = "A PEFT adapter folder whose soft prompt goes in front.")
+    @Option(names = "--prompt", paramLabel = "ADAPTER_DIR",
+            description = "A PEFT adapter folder whose soft prompt goes in front.")
     Path prompt;
 
     @Option(names = "--placement", paramLabel = "WHERE",
@@ -55,7 +56,8 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--text", paramLabel = "TEXT", description = "A text to embed; repeat for several.")
     List<String> texts;
 
-    @Option(names = "--file", paramLabel = "FILE", description = "A UTF-8 file of texts to embed, one per line (blank lines skipped).")
+    @Option(names = "--file", paramLabel = "FILE",
+            description = "A UTF-8 file of texts to embed, one per line (blank lines skipped).")
     Path file;
 
     @Option(names = "--json", description = "Print a JSON array of {\"text\", \"embedding\"} objects instead of lines.")
@@ -68,12 +70,14 @@ final class EmbedCommand implements Callable<Integer> {
     public Integer call() {
         List<String> all = texts();
         if (!EncoderCatalog.isEncoder(model) && !Files.exists(Path.of(model))) {
-            throw new IllegalArgumentException("--model " + model + " is neither a built-in encoder " + EncoderCatalog.names()
+            throw new IllegalArgumentException("--model " + model + " is neither a built-in encoder "
+                    + EncoderCatalog.names()
                     + " nor an existing folder or .onnx file");
         }
         if (!EncoderCatalog.isEncoder(model)) {
             throw new IllegalArgumentException("--model " + model + " is not an encoder (a BERT folder with model_type"
-                    + " \"bert\", an .onnx file, or " + EncoderCatalog.names() + "); embed makes sentence embeddings with"
+                    + " \"bert\", an .onnx file, or " + EncoderCatalog.names()
+                    + "); embed makes sentence embeddings with"
                     + " encoders only");
         }
         PeftAdapter adapter = prompt == null ? null : PeftAdapter.read(prompt);
@@ -97,7 +101,9 @@ final class EmbedCommand implements Callable<Integer> {
                 throw new UncheckedIOException("cannot read --file " + file + ": " + e.getMessage(), e);
             }
         }
-        if (all.isEmpty()) throw new IllegalArgumentException("nothing to embed: give --text TEXT (repeatable) or --file FILE");
+        if (all.isEmpty()) {
+            throw new IllegalArgumentException("nothing to embed: give --text TEXT (repeatable) or --file FILE");
+        }
         return all;
     }
 
@@ -109,7 +115,8 @@ final class EmbedCommand implements Callable<Integer> {
                 Map<String, Object> item = new LinkedHashMap<>();
                 item.put("text", all.get(i));
                 List<Object> values = new ArrayList<>(vectors[i].length);
-                for (float v : vectors[i]) values.add(Double.valueOf(Float.toString(v)));   // the float's shortest digits
+                // the float's shortest digits, not its value widened to double
+                for (float v : vectors[i]) values.add(Double.valueOf(Float.toString(v)));
                 item.put("embedding", values);
                 items.add(item);
             }

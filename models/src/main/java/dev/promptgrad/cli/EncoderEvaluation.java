@@ -43,7 +43,8 @@ final class EncoderEvaluation {
     private EncoderEvaluation() {
     }
 
-    static void run(String model, Path promptFolder, Path data, String placementFlag, String labelTextFlag, boolean json,
+    static void run(String model, Path promptFolder, Path data, String placementFlag, String labelTextFlag,
+                    boolean json,
                     Backend backend, PrintWriter out) {
         byte[] bytes;
         try {
@@ -57,13 +58,15 @@ final class EncoderEvaluation {
         String labelText = labelTextFlag != null ? labelTextFlag
                 : saved != null && saved.labelText() != null ? saved.labelText() : TrainingConfig.Objective.LABEL;
         PeftAdapter adapter = promptFolder == null ? null : PeftAdapter.read(promptFolder);
-        boolean pairs = new String(bytes, StandardCharsets.UTF_8).stripLeading().matches("(?s)\\{\\s*\"(query|positive)\".*");
+        String text = new String(bytes, StandardCharsets.UTF_8).stripLeading();
+        boolean pairs = text.matches("(?s)\\{\\s*\"(query|positive)\".*");
         List<Column> columns = new ArrayList<>();
         List<String> labels = null;
         try (Encoder encoder = EncoderCatalog.load(model, backend)) {
             if (pairs) {
                 List<TextPair> examples = EncoderData.pairLines(bytes, data.toString());
-                for (PeftAdapter prompt : adapter == null ? new PeftAdapter[] {null} : new PeftAdapter[] {null, adapter}) {
+                PeftAdapter[] prompts = adapter == null ? new PeftAdapter[] {null} : new PeftAdapter[] {null, adapter};
+                for (PeftAdapter prompt : prompts) {
                     try (Embedder embedder = new Embedder(encoder, prompt, placement)) {
                         columns.add(new Column(prompt == null ? null : promptFolder.toString(), examples.size(),
                                 recallAtOne(embedder, examples)));
@@ -73,7 +76,8 @@ final class EncoderEvaluation {
                 List<LabelledText> examples = EncoderData.labelledLines(bytes, data.toString());
                 ClassifyObjective classify = new ClassifyObjective(encoder,
                         EncoderData.of(examples, List.of(), data.toString()),
-                        TrainingConfig.Objective.of(TrainingConfig.Objective.Kind.CLASSIFY, placement, null, labelText));
+                        TrainingConfig.Objective.of(TrainingConfig.Objective.Kind.CLASSIFY, placement, null,
+                                labelText));
                 labels = classify.labels();
                 columns.add(new Column(null, examples.size(), classify.accuracy(examples, null).fraction()));
                 if (adapter != null) {
@@ -119,7 +123,8 @@ final class EncoderEvaluation {
         return (double) hits / pairs.size();
     }
 
-    private static void print(PrintWriter out, List<Column> columns, boolean pairs, List<String> labels, String labelText,
+    private static void print(PrintWriter out, List<Column> columns, boolean pairs, List<String> labels,
+                              String labelText,
                               PromptPlacement placement, boolean json) {
         String metric = pairs ? "recall_at_1" : "accuracy";
         if (json) {
@@ -143,7 +148,8 @@ final class EncoderEvaluation {
         out.println(String.format(Locale.ROOT, "%-" + width + "s%-16s%s", name, format(columns.get(0).accuracy()),
                 columns.size() > 1 ? format(columns.get(1).accuracy()) : "").stripTrailing());
         if (labels != null) {
-            out.println("labels: " + JsonWriter.compact().write(labels) + ", compared as " + JsonWriter.compact().write(labelText));
+            out.println("labels: " + JsonWriter.compact().write(labels) + ", compared as "
+                    + JsonWriter.compact().write(labelText));
         }
         if (columns.size() > 1) out.println("prompt placement: " + placement.cliName());
         out.flush();

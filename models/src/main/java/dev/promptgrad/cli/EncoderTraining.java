@@ -40,7 +40,8 @@ final class EncoderTraining {
     /** Refuses {@code --objective causal-lm} (the default) on an encoder, saying which objectives it takes. */
     static void refuseEncoderForCausalLm(String model) {
         if (EncoderCatalog.isEncoder(model)) {
-            throw new IllegalArgumentException("--model " + model + " is an encoder (BERT), which has no next-token loss;"
+            throw new IllegalArgumentException("--model " + model
+                    + " is an encoder (BERT), which has no next-token loss;"
                     + " train its prompt with --objective classify ({\"text\", \"label\"} lines) or --objective"
                     + " contrastive ({\"query\", \"positive\"} lines)");
         }
@@ -53,14 +54,16 @@ final class EncoderTraining {
         String model = config.baseModel();
         if (!EncoderCatalog.isEncoder(model)) {
             String what = Files.exists(Path.of(model)) ? model + " is a causal language model, not an encoder"
-                    : model + " is neither a built-in encoder " + EncoderCatalog.names() + " nor an existing folder or .onnx file";
-            throw new IllegalArgumentException("--objective " + settings.kind().cliName() + " trains an encoder's prompt,"
+                    : model + " is neither a built-in encoder " + EncoderCatalog.names()
+                    + " nor an existing folder or .onnx file";
+            throw new IllegalArgumentException("--objective " + settings.kind().cliName()
+                    + " trains an encoder's prompt,"
                     + " but " + what + "; give an encoder (minilm, a BERT folder or an .onnx file), or use --objective"
                     + " causal-lm with a causal LM");
         }
         if (config.tokenizer() != null) {
-            throw new IllegalArgumentException("--tokenizer is for causal LMs; an encoder uses its own WordPiece tokenizer"
-                    + " (tokenizer.json beside the model)");
+            throw new IllegalArgumentException("--tokenizer is for causal LMs; an encoder uses its own WordPiece"
+                    + " tokenizer (tokenizer.json beside the model)");
         }
         Path trainFile = Path.of(config.trainData());
         Path evalFile = config.evalData() == null ? null : Path.of(config.evalData());

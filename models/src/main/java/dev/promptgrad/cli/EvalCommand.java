@@ -97,7 +97,8 @@ final class EvalCommand implements Callable<Integer> {
             return Main.OK;
         }
         if (placement != null || labelText != null) {
-            throw new IllegalArgumentException("--placement and --label-text are for encoders; " + model + " is not one");
+            throw new IllegalArgumentException("--placement and --label-text are for encoders; " + model
+                    + " is not one");
         }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);

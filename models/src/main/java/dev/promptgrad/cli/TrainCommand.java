@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -34,9 +35,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code promptgrad train}: learns a soft prompt for a frozen model from JSONL examples and writes a PEFT
  * adapter folder with promptgrad's checkpoint beside it (docs/cli.md, docs/prompt-files.md); {@code --resume}
  * continues a stopped run. A causal LM learns from next-token loss; an encoder's objective is chosen with
- * {@code --objective} and run by {@link EncoderTraining} (docs/encoders.md). It turns flags into a {@link TrainingConfig} (over the checkpoint's when resuming),
- * shows progress, and on Ctrl-C lets the current step finish and saves a checkpoint before the JVM exits. The
- * training itself is {@link PromptTrainer}'s.
+ * {@code --objective} and run by {@link EncoderTraining} (docs/encoders.md). It turns flags into a
+ * {@link TrainingConfig} (over the checkpoint's when resuming), shows progress, and on Ctrl-C lets the current
+ * step finish and saves a checkpoint before the JVM exits. The training itself is {@link PromptTrainer}'s.
  */
 @Command(name = "train", sortOptions = false,
         description = "Learn a soft prompt from JSONL examples; write a PEFT adapter folder that --resume continues.")
@@ -55,9 +56,9 @@ final class TrainCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--objective", paramLabel = "NAME",
-            description = "causal-lm (next-token loss of a causal LM, the default), classify ({\"text\", \"label\"}"
-                    + " lines: each text nearest its label's embedding) or contrastive ({\"query\", \"positive\"} lines,"
-                    + " in-batch negatives); the last two train an encoder's prompt.")
+            description = "causal-lm (next-token loss of a causal LM, the default), classify ({\"text\","
+                    + " \"label\"} lines: each text nearest its label's embedding) or contrastive ({\"query\","
+                    + " \"positive\"} lines, in-batch negatives); the last two train an encoder's prompt.")
     String objective;
 
     @Option(names = "--placement", paramLabel = "WHERE",
@@ -82,7 +83,8 @@ final class TrainCommand implements Callable<Integer> {
     Path data;
 
     static final class HeldOut {
-        @Option(names = "--eval", paramLabel = "EVAL.jsonl", description = "Held-out examples, evaluated every --eval-every steps.")
+        @Option(names = "--eval", paramLabel = "EVAL.jsonl",
+                description = "Held-out examples, evaluated every --eval-every steps.")
         Path file;
 
         @Option(names = "--eval-split", paramLabel = "SHARE",
@@ -111,10 +113,12 @@ final class TrainCommand implements Callable<Integer> {
     String init;
 
     @Option(names = "--optimizer", paramLabel = "NAME",
-            description = "adamw (torch defaults, weight decay 0.01; the default) or adafactor (Lester et al.'s settings).")
+            description = "adamw (torch defaults, weight decay 0.01; the default) or adafactor (Lester et al.'s"
+                    + " settings).")
     String optimizer;
 
-    @Option(names = "--lr", paramLabel = "RATE", description = "Peak learning rate (default 0.01 for adamw, 0.3 for adafactor).")
+    @Option(names = "--lr", paramLabel = "RATE",
+            description = "Peak learning rate (default 0.01 for adamw, 0.3 for adafactor).")
     Double lr;
 
     @Option(names = "--schedule", paramLabel = "NAME",
@@ -147,16 +151,20 @@ final class TrainCommand implements Callable<Integer> {
     @ArgGroup
     Length length;
 
-    @Option(names = "--clip", paramLabel = "NORM", description = "Clip the gradient's global norm to NORM; 0 is off (default 1.0).")
+    @Option(names = "--clip", paramLabel = "NORM",
+            description = "Clip the gradient's global norm to NORM; 0 is off (default 1.0).")
     Double clip;
 
-    @Option(names = "--seed", paramLabel = "S", description = "Seeds the init, the eval split and the shuffling (default 0).")
+    @Option(names = "--seed", paramLabel = "S",
+            description = "Seeds the init, the eval split and the shuffling (default 0).")
     Long seed;
 
-    @Option(names = "--eval-every", paramLabel = "STEPS", description = "Steps between evaluations (default: once per epoch).")
+    @Option(names = "--eval-every", paramLabel = "STEPS",
+            description = "Steps between evaluations (default: once per epoch).")
     Integer evalEvery;
 
-    @Option(names = "--save-every", paramLabel = "STEPS", description = "Steps between checkpoints (default: at each evaluation).")
+    @Option(names = "--save-every", paramLabel = "STEPS",
+            description = "Steps between checkpoints (default: at each evaluation).")
     Integer saveEvery;
 
     @Option(names = "--early-stop", paramLabel = "PATIENCE",
@@ -172,8 +180,6 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         TrainingConfig config = configuration();
-        Path modelPath = Path.of(config.baseModel());
-        Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
         Path outFolder = out != null ? out : resume;
         PrintWriter printer = spec.commandLine().getOut();
         TrainingProgress progress = new TrainingProgress(printer, System.console() != null);
@@ -190,28 +196,13 @@ final class TrainCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(interrupt);
         try (Backend backend = common.openBackend(spec.commandLine().getErr())) {
             if (config.objective().kind().encoder()) {
-                EncoderTraining.Outcome outcome = EncoderTraining.run(config, resume, outFolder, backend, progress, stop);
+                EncoderTraining.Outcome outcome = EncoderTraining.run(config, resume, outFolder, backend, progress,
+                        stop);
                 progress.finish();
                 print(printer, outcome.result(), outcome.before(), outcome.after());
-                return Main.OK;
-            }
-            EncoderTraining.refuseEncoderForCausalLm(config.baseModel());
-            try (ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
-                LanguageModel lm = source.model();
-                int room = lm.contextLength() - config.virtualTokens();
-                if (room < 1) {
-                    throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for tokens in "
-                            + lm.name() + ", which reads at most " + lm.contextLength() + " positions");
-                }
-                JsonlReader reader = new JsonlReader(source.tokenizer(), source.bosEos(), lm.vocabSize(), room,
-                        "the model's context of " + lm.contextLength() + " positions less the prompt's " + config.virtualTokens());
-                TrainingData examples = TrainingData.read(reader, Path.of(config.trainData()),
-                        config.evalData() == null ? null : Path.of(config.evalData()), config.evalSplit(), config.seed(),
-                        config.maxLength() > 0 ? Math.min(config.maxLength(), room) : room, source.bosEos().bos());
-                int padId = source.tokenizer() != null ? source.tokenizer().pad().orElse(0) : 0;
-                PromptTrainer trainer = new PromptTrainer(lm, examples, config, padId, progress);
-                TrainingResult result = resume != null ? trainer.resume(resume, outFolder, stop)
-                        : trainer.train(outFolder, InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
+            } else {
+                EncoderTraining.refuseEncoderForCausalLm(config.baseModel());
+                TrainingResult result = trainCausalLm(config, backend, outFolder, progress, stop);
                 progress.finish();
                 print(printer, result, null, null);
             }
@@ -227,6 +218,32 @@ final class TrainCommand implements Callable<Integer> {
         return Main.OK;
     }
 
+    /** A causal LM's run: the model and its tokenizer, the JSONL examples, a new or resumed trainer. */
+    private TrainingResult trainCausalLm(TrainingConfig config, Backend backend, Path outFolder,
+                                         TrainingProgress progress, AtomicBoolean stop) {
+        Path modelPath = Path.of(config.baseModel());
+        Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
+        try (ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
+            LanguageModel lm = source.model();
+            int room = lm.contextLength() - config.virtualTokens();
+            if (room < 1) {
+                throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room"
+                        + " for tokens in " + lm.name() + ", which reads at most " + lm.contextLength() + " positions");
+            }
+            JsonlReader reader = new JsonlReader(source.tokenizer(), source.bosEos(), lm.vocabSize(), room,
+                    "the model's context of " + lm.contextLength() + " positions less the prompt's "
+                            + config.virtualTokens());
+            TrainingData examples = TrainingData.read(reader, Path.of(config.trainData()),
+                    config.evalData() == null ? null : Path.of(config.evalData()), config.evalSplit(), config.seed(),
+                    config.maxLength() > 0 ? Math.min(config.maxLength(), room) : room, source.bosEos().bos());
+            int padId = source.tokenizer() != null ? source.tokenizer().pad().orElse(0) : 0;
+            PromptTrainer trainer = new PromptTrainer(lm, examples, config, padId, progress);
+            return resume != null ? trainer.resume(resume, outFolder, stop)
+                    : trainer.train(outFolder,
+                            InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
+        }
+    }
+
     /** The flags over the defaults, or over the checkpoint's configuration when resuming. */
     private TrainingConfig configuration() {
         TrainingConfig.Builder builder;
@@ -234,7 +251,8 @@ final class TrainCommand implements Callable<Integer> {
             builder = Checkpoint.savedConfig(resume).toBuilder();
         } else {
             if (model == null || data == null || out == null) {
-                throw new IllegalArgumentException("train needs --model, --data and --out (or --resume DIR to continue a run)");
+                throw new ParameterException(spec.commandLine(), "train needs --model, --data and --out, or"
+                        + " --resume DIR to continue a run");
             }
             builder = TrainingConfig.builder(model.toString());
         }
@@ -255,7 +273,8 @@ final class TrainCommand implements Callable<Integer> {
             TrainingConfig.OptimizerKind kind = switch (optimizer) {
                 case "adamw" -> TrainingConfig.OptimizerKind.ADAMW;
                 case "adafactor" -> TrainingConfig.OptimizerKind.ADAFACTOR;
-                default -> throw new IllegalArgumentException("--optimizer " + optimizer + " is not adamw or adafactor");
+                default -> throw new IllegalArgumentException("--optimizer " + optimizer
+                        + " is not adamw or adafactor");
             };
             builder.optimizer(kind);
         }
@@ -275,7 +294,8 @@ final class TrainCommand implements Callable<Integer> {
         if (objective != null || placement != null || temperature != null || labelText != null) {
             TrainingConfig.Objective.Kind kind = objective != null ? TrainingConfig.Objective.Kind.parse(objective)
                     : builder.build().objective().kind();
-            builder.objective(TrainingConfig.Objective.of(kind, placement == null ? null : PromptPlacement.parse(placement),
+            builder.objective(TrainingConfig.Objective.of(kind,
+                    placement == null ? null : PromptPlacement.parse(placement),
                     temperature, labelText));
         }
         TrainingConfig config = builder.build();
@@ -310,16 +330,20 @@ final class TrainCommand implements Callable<Integer> {
             summary.put("out", result.folder().toString());
             printer.println(JsonWriter.compact().write(summary));
         } else {
-            StringBuilder line = new StringBuilder(why + " after " + result.steps() + " of " + result.totalSteps() + " steps");
-            if (!Double.isNaN(result.lastLoss())) line.append(", loss ").append(String.format(Locale.ROOT, "%.4f", result.lastLoss()));
+            StringBuilder line = new StringBuilder(why + " after " + result.steps() + " of " + result.totalSteps()
+                    + " steps");
+            if (!Double.isNaN(result.lastLoss())) {
+                line.append(", loss ").append(String.format(Locale.ROOT, "%.4f", result.lastLoss()));
+            }
             if (result.bestStep() >= 0) {
                 line.append(", best held-out loss ").append(String.format(Locale.ROOT, "%.4f", result.bestEvalLoss()))
-                        .append(" at step ").append(result.bestStep()).append(" (in ").append(result.folder().resolve(Checkpoint.BEST))
-                        .append(")");
+                        .append(" at step ").append(result.bestStep())
+                        .append(" (in ").append(result.folder().resolve(Checkpoint.BEST)).append(")");
             }
             printer.println(line);
             if (after != null) {
-                printer.println(String.format(Locale.ROOT, "held-out accuracy: %.1f%% (%d of %d) with the prompt, %.1f%%"
+                printer.println(String.format(Locale.ROOT,
+                        "held-out accuracy: %.1f%% (%d of %d) with the prompt, %.1f%%"
                         + " (%d of %d) without", 100 * after.fraction(), after.correct(), after.total(),
                         100 * before.fraction(), before.correct(), before.total()));
             }

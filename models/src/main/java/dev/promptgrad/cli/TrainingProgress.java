@@ -34,7 +34,8 @@ final class TrainingProgress implements TrainingListener {
     public void started(TrainingPlan plan, int fromStep, String dataDescription) {
         this.fromStep = fromStep;
         println((fromStep > 0 ? "resuming at step " + fromStep + " of " : "training ") + plan.totalSteps() + " steps ("
-                + plan.examplesPerStep() + " examples each, " + plan.stepsPerEpoch() + " per epoch) on " + dataDescription);
+                + plan.examplesPerStep() + " examples each, " + plan.stepsPerEpoch() + " per epoch) on "
+                + dataDescription);
     }
 
     @Override
@@ -96,10 +97,11 @@ final class TrainingProgress implements TrainingListener {
     private String status(StepReport report) {
         int done = report.step() - fromStep;
         double secondsLeft = done > 0 ? report.seconds() / done * (report.totalSteps() - report.step()) : Double.NaN;
-        return "step " + report.step() + "/" + report.totalSteps() + " epoch " + String.format(Locale.ROOT, "%.2f", report.epoch())
-                + " loss " + number(report.loss()) + (Double.isNaN(evalLoss) ? "" : " eval " + number(evalLoss))
-                + " lr " + String.format(Locale.ROOT, "%.3g", report.lr()) + " " + String.format(Locale.ROOT, "%.0f", report.tokensPerSecond())
-                + " tok/s ETA " + duration(secondsLeft);
+        return "step " + report.step() + "/" + report.totalSteps()
+                + String.format(Locale.ROOT, " epoch %.2f loss %.4f", report.epoch(), report.loss())
+                + (Double.isNaN(evalLoss) ? "" : String.format(Locale.ROOT, " eval %.4f", evalLoss))
+                + String.format(Locale.ROOT, " lr %.3g %.0f tok/s ETA ", report.lr(), report.tokensPerSecond())
+                + duration(secondsLeft);
     }
 
     private static String number(double value) {

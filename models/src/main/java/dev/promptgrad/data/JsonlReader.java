@@ -30,10 +30,13 @@ import java.util.TreeSet;
  * </ul>
  * Blank lines are skipped. Any other line is an error naming the file and line: not JSON, not an object, neither
  * form (or keys of two forms, or unknown keys), wrong types, an id outside the vocabulary, no tokens, or more
- * tokens than fit in the model. It reads the whole file; it does not pad ({@link RightPadding} does) or shuffle.
+ * tokens than fit in the model. It reads the whole file (up to {@link #MAX_FILE_BYTES}); it does not pad
+ * ({@link RightPadding} does) or shuffle.
  */
 public final class JsonlReader {
 
+    /** The largest data file read: the reader holds the whole file, and a Java array stops short of 2 GiB. */
+    public static final long MAX_FILE_BYTES = 1L << 30;
     private static final JsonLimits LINE_LIMITS = JsonLimits.upTo(64L << 20);
     private static final String FORMS = "each line must be one of {\"input_ids\": [...], \"labels\": [...]},"
             + " {\"text\": \"...\"} or {\"input\": \"...\", \"output\": \"...\"}";
@@ -74,6 +77,11 @@ public final class JsonlReader {
         String name = file.toString();
         byte[] bytes;
         try {
+            long size = Files.size(file);
+            if (size > MAX_FILE_BYTES) {
+                throw new DataFormatException(name, "the file is " + size + " bytes, more than the " + MAX_FILE_BYTES
+                        + " read at once; split it into smaller files");
+            }
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw new UncheckedIOException("data file " + name + " does not exist", e);

@@ -54,7 +54,8 @@ public final class TopicDemo {
 
     /** The shipped training and held-out texts. */
     public static EncoderData<LabelledText> data() {
-        return EncoderData.of(EncoderData.labelledLines(resource(TRAIN_RESOURCE), "classpath:" + TRAIN_RESOURCE.substring(1)),
+        return EncoderData.of(
+                EncoderData.labelledLines(resource(TRAIN_RESOURCE), "classpath:" + TRAIN_RESOURCE.substring(1)),
                 EncoderData.labelledLines(resource(HELD_OUT_RESOURCE), "classpath:" + HELD_OUT_RESOURCE.substring(1)),
                 "the demo's topic texts (180 to train on, 120 held out)");
     }
@@ -72,7 +73,8 @@ public final class TopicDemo {
                 .batch(BATCH)
                 .steps(steps)
                 .seed(seed)
-                .objective(TrainingConfig.Objective.of(TrainingConfig.Objective.Kind.CLASSIFY, placement, null, LABEL_TEXT))
+                .objective(TrainingConfig.Objective.of(TrainingConfig.Objective.Kind.CLASSIFY, placement, null,
+                        LABEL_TEXT))
                 .build();
     }
 
@@ -81,7 +83,8 @@ public final class TopicDemo {
      *
      * @param stop set it to end training after the current step (the adapter is then the prompt so far)
      */
-    public static Result run(Encoder encoder, TrainingConfig config, Path out, TrainingListener listener, AtomicBoolean stop) {
+    public static Result run(Encoder encoder, TrainingConfig config, Path out, TrainingListener listener,
+                             AtomicBoolean stop) {
         EncoderData<LabelledText> data = data();
         ClassifyObjective measured = new ClassifyObjective(encoder, data, config.objective());
         ClassifyObjective.Accuracy before = measured.heldOutAccuracy(null);
@@ -102,7 +105,9 @@ public final class TopicDemo {
 
     private static byte[] resource(String name) {
         try (InputStream in = TopicDemo.class.getResourceAsStream(name)) {
-            if (in == null) throw new IllegalStateException(name + " is missing from the classpath; rebuild promptgrad");
+            if (in == null) {
+                throw new IllegalStateException(name + " is missing from the classpath; rebuild promptgrad");
+            }
             return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + name + ": " + e.getMessage(), e);

@@ -149,11 +149,13 @@ public final class ClassifyObjective extends EncoderObjective {
         @Override
         public Variable loss(Tape tape, Variable prompt) {
             int rows = texts.batch(), dim = width(), count = labels.size();
-            Variable embeddings = Reshape.apply(tape, unitEmbeddings(tape, texts, prompt), 1, rows, dim);  // (1, B, dim)
-            Tensor labelRows = tape.allocate(1, count, dim);                                                 // (1, L, dim)
+            Variable unit = unitEmbeddings(tape, texts, prompt);                                     // (B, dim)
+            Variable embeddings = Reshape.apply(tape, unit, 1, rows, dim);                           // (1, B, dim)
+            Tensor labelRows = tape.allocate(1, count, dim);                                         // (1, L, dim)
             tape.backend().upload(labelEmbeddings, labelRows);
             // PyTorch: cos = embeddings @ label_embeddings.T   (both rows of unit length)
-            Variable cosines = MatMul.apply(tape, embeddings, tape.constant(labelRows, "label embeddings"), false, true);
+            Variable labelConstants = tape.constant(labelRows, "label embeddings");
+            Variable cosines = MatMul.apply(tape, embeddings, labelConstants, false, true);          // (1, B, L)
             // PyTorch: loss = F.cross_entropy(cos / temperature, targets)
             Variable logits = Scale.apply(tape, cosines, 1 / settings.temperature());                       // (1, B, L)
             return CrossEntropy.apply(tape, logits, targets);
@@ -186,7 +188,8 @@ public final class ClassifyObjective extends EncoderObjective {
         Backend backend = backend();
         int[] predicted = new int[examples.size()];
         int correct = 0;
-        try (Scope scope = new Scope(backend, "classify prompt"); Workspace workspace = new Workspace(backend, "accuracy")) {
+        try (Scope scope = new Scope(backend, "classify prompt");
+             Workspace workspace = new Workspace(backend, "accuracy")) {
             Tensor promptValues = null;
             if (prompt != null) {
                 if (prompt.length == 0 || prompt.length % dim != 0) {

@@ -5,6 +5,7 @@ import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.backend.cpu.CpuBackend;
 import dev.promptgrad.encoder.Encoder;
+import dev.promptgrad.encoder.EncoderBatch;
 import dev.promptgrad.encoder.EncoderCatalog;
 import dev.promptgrad.encoder.PromptPlacement;
 import dev.promptgrad.prompt.PeftAdapter;
@@ -124,7 +125,8 @@ public final class Embedder implements AutoCloseable {
             List<String> chunk = texts.subList(from, Math.min(texts.size(), from + BATCH));
             tape.reset();
             Variable p = prompt == null ? null : tape.constant(prompt, "prompt_embeddings");
-            Tensor pooled = encoder.model().forward(tape, encoder.batch(chunk, promptRows), p, placement).pooled().value();
+            EncoderBatch batch = encoder.batch(chunk, promptRows);
+            Tensor pooled = encoder.model().forward(tape, batch, p, placement).pooled().value();
             float[] values = backend.download(pooled);                                                // (B, dim)
             for (int i = 0; i < chunk.size(); i++) out[from + i] = Arrays.copyOfRange(values, i * dim, (i + 1) * dim);
         }
@@ -140,7 +142,8 @@ public final class Embedder implements AutoCloseable {
     /** The cosine similarity of two embeddings (their dot product when both are unit length, as MiniLM's are). */
     public static double cosine(float[] a, float[] b) {
         if (a.length != b.length) {
-            throw new IllegalArgumentException("embeddings of " + a.length + " and " + b.length + " values cannot be compared");
+            throw new IllegalArgumentException("embeddings of " + a.length + " and " + b.length
+                    + " values cannot be compared");
         }
         double dot = 0, aa = 0, bb = 0;
         for (int i = 0; i < a.length; i++) {

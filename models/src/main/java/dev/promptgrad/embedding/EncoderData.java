@@ -67,7 +67,8 @@ public final class EncoderData<E> {
     private static <E> EncoderData<E> read(Path trainFile, Path evalFile, double evalSplit, long seed,
                                            BiFunction<byte[], String, List<E>> lines) {
         if (evalFile != null && evalSplit > 0) {
-            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share (--eval-split), not both");
+            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share"
+                    + " (--eval-split), not both");
         }
         if (!(evalSplit >= 0 && evalSplit < 1)) {
             throw new IllegalArgumentException("--eval-split " + evalSplit + " must lie in [0, 1): the share of the"
@@ -79,7 +80,8 @@ public final class EncoderData<E> {
         if (evalFile != null) description += ", held out: " + evalFile + " (" + eval.size() + " examples)";
         if (evalSplit > 0) {
             if (train.size() < 2) {
-                throw new IllegalArgumentException("--eval-split needs at least 2 examples; " + trainFile + " has " + train.size());
+                throw new IllegalArgumentException("--eval-split needs at least 2 examples; " + trainFile + " has "
+                        + train.size());
             }
             int held = (int) Math.max(1, Math.min(train.size() - 1, Math.round(train.size() * evalSplit)));
             boolean[] isHeld = new boolean[train.size()];
@@ -156,7 +158,8 @@ public final class EncoderData<E> {
             start = end + 1;
         }
         if (examples.isEmpty()) {
-            throw new DataFormatException(name, (bytes.length == 0 ? "the file is empty" : "the file has only blank lines")
+            throw new DataFormatException(name,
+                    (bytes.length == 0 ? "the file is empty" : "the file has only blank lines")
                     + "; each line must be " + form);
         }
         return examples;

@@ -31,7 +31,8 @@ import java.util.OptionalInt;
  * The losses themselves are {@link ClassifyObjective}'s and {@link ContrastiveObjective}'s. It does not own the
  * encoder.
  */
-public abstract sealed class EncoderObjective implements TrainingObjective permits ClassifyObjective, ContrastiveObjective {
+public abstract sealed class EncoderObjective implements TrainingObjective
+        permits ClassifyObjective, ContrastiveObjective {
     /** The batch size of evaluations that only run forward (accuracy, label embeddings). */
     static final int FORWARD_BATCH = 32;
 
@@ -40,7 +41,8 @@ public abstract sealed class EncoderObjective implements TrainingObjective permi
 
     EncoderObjective(Encoder encoder, TrainingConfig.Objective settings, TrainingConfig.Objective.Kind kind) {
         if (settings.kind() != kind) {
-            throw new IllegalArgumentException("a " + getClass().getSimpleName() + " needs --objective " + kind.cliName()
+            throw new IllegalArgumentException("a " + getClass().getSimpleName() + " needs --objective "
+                    + kind.cliName()
                     + ", not " + settings.kind().cliName());
         }
         this.encoder = encoder;
@@ -75,7 +77,8 @@ public abstract sealed class EncoderObjective implements TrainingObjective permi
     @Override
     public PeftAdapter.TuningConfig adapterConfig(TrainingConfig config) {
         boolean text = config.init().kind() == TrainingConfig.Init.Kind.TEXT;
-        String base = config.baseModel().equals(EncoderCatalog.MINILM) ? EncoderCatalog.MINILM_HUB_ID : config.baseModel();
+        String base = config.baseModel().equals(EncoderCatalog.MINILM) ? EncoderCatalog.MINILM_HUB_ID
+                : config.baseModel();
         return new PeftAdapter.TuningConfig(base, encoder.model().config().layers(),
                 encoder.model().config().heads(), config.init().peftName(), text ? config.init().argument() : null,
                 text ? (config.tokenizer() != null ? config.tokenizer() : base) : null, PeftAdapter.FEATURE_EXTRACTION);
@@ -89,7 +92,8 @@ public abstract sealed class EncoderObjective implements TrainingObjective permi
         }
         int positions = encoder.model().config().maxPositions();
         if (config.virtualTokens() > positions - 2) {
-            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for [CLS]"
+            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens()
+                    + " leaves no room for [CLS]"
                     + " and [SEP] in the " + positions + " positions of " + modelName());
         }
         if (config.maxLength() > 0) {
@@ -123,7 +127,8 @@ public abstract sealed class EncoderObjective implements TrainingObjective permi
             PeftAdapter adapter = PeftAdapter.read(folder).requireWidth(dim, modelName());
             if (adapter.virtualTokens() != rows) {
                 throw new IllegalArgumentException("--init adapter:" + folder + " holds " + adapter.virtualTokens()
-                        + " virtual tokens, but the run asks for " + rows + "; give --virtual-tokens " + adapter.virtualTokens());
+                        + " virtual tokens, but the run asks for " + rows + "; give --virtual-tokens "
+                        + adapter.virtualTokens());
             }
             return new PromptInit.Initial(rows, dim, adapter.embeddings(), new int[0]);
         }

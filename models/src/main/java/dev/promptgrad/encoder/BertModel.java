@@ -111,6 +111,20 @@ public final class BertModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Returns {@code values} when every one is finite; a NaN or infinite weight can only come from a corrupt or
+     * crafted file, so the loaders refuse it with an EncoderFormatException naming {@code source} and the tensor.
+     */
+    static float[] requireFinite(float[] values, Object source, String tensor) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new EncoderFormatException(source + ": tensor '" + tensor + "' holds " + values[i]
+                        + " at element " + i + "; a model weight must be finite (the file is corrupt)");
+            }
+        }
+        return values;
+    }
+
     /** Every tensor the model reads, by Hugging Face BertModel name, with its shape ([out, in] for Linear weights). */
     public static Map<String, int[]> expectedShapes(BertConfig c) {
         int dim = c.hiddenSize();

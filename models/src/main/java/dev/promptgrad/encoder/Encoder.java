@@ -12,7 +12,8 @@ import java.util.List;
 /**
  * A sentence encoder ready to use: a {@link BertModel} with the {@link WordPieceTokenizer} it was trained with.
  * It turns texts into padded batches for {@link BertModel#forward} and, without a prompt, into embeddings. Load one
- * by name or path through {@link EncoderCatalog}; closing it frees the model's weights.
+ * by name or path through {@link EncoderCatalog}; closing it frees the model's weights. {@link #embed} may be
+ * called from several threads at once: each call has its own workspace and tape, and the weights are read-only.
  */
 public final class Encoder implements AutoCloseable {
     private final BertModel model;

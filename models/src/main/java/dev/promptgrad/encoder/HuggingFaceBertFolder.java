@@ -52,7 +52,8 @@ final class HuggingFaceBertFolder {
                                 + Arrays.toString(shape) + " but config.json asks for "
                                 + Arrays.toString(e.getValue()));
                     }
-                    weights.put(e.getKey(), source.readFloats(stored), shape);
+                    weights.put(e.getKey(), BertModel.requireFinite(source.readFloats(stored), weightsFile, stored),
+                            shape);
                 }
                 return new BertModel(folder.toString(), config, chosen, weights);
             } catch (RuntimeException e) {

@@ -10,9 +10,12 @@ import dev.promptgrad.tensor.Weights;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Reads a BERT encoder out of an ONNX graph exported from Hugging Face's BertModel (torch.onnx.export, as in
@@ -29,6 +32,7 @@ final class OnnxBertGraph {
     private final OnnxModel graph;
     private final String prefix;                                      // "" or "bert."
     private final Map<String, OnnxTensor> linearWeights = new HashMap<>();  // HF weight name → [in, out] tensor
+    private final Map<String, long[]> constantVectors = new HashMap<>();    // value name → constantVector's answer
 
     private OnnxBertGraph(OnnxModel graph) {
         this.graph = graph;
@@ -47,11 +51,19 @@ final class OnnxBertGraph {
 
     static BertModel load(OnnxModel graph, Backend backend, Pooling pooling) {
         OnnxBertGraph bert = new OnnxBertGraph(graph);
-        BertConfig config = bert.config();
+        BertConfig config;
+        try {
+            config = bert.config();
+        } catch (IllegalArgumentException e) {
+            throw new EncoderFormatException(graph.source() + ": the sizes read off the graph do not make a BERT: "
+                    + e.getMessage(), e);
+        }
         Weights weights = new Weights(backend, graph.source());
         try {
             for (Map.Entry<String, int[]> e : BertModel.expectedShapes(config).entrySet()) {
-                weights.put(e.getKey(), bert.values(e.getKey(), e.getValue()), e.getValue());
+                float[] values = bert.values(e.getKey(), e.getValue());
+                BertModel.requireFinite(values, graph.source(), e.getKey());
+                weights.put(e.getKey(), values, e.getValue());
             }
             return new BertModel(graph.source(), config, pooling, weights);
         } catch (RuntimeException e) {
@@ -153,8 +165,9 @@ final class OnnxBertGraph {
             for (OnnxNode reshape : graph.consumers(add.output(0))) {
                 if (!reshape.opType().equals("Reshape")) continue;
                 long[] shape = constantVector(reshape.input(1));
-                if (shape != null && shape.length == 4 && shape[2] != UNKNOWN && shape[3] != UNKNOWN
-                        && shape[2] > 0 && shape[2] * shape[3] == dim) {
+                // heads · headSize = dim, tested without a product that could overflow
+                if (shape != null && shape.length == 4 && shape[2] > 0 && shape[2] <= dim
+                        && dim % shape[2] == 0 && shape[3] == dim / shape[2]) {
                     return (int) shape[2];
                 }
             }
@@ -164,8 +177,20 @@ final class OnnxBertGraph {
                 + " heads · headSize = " + dim);
     }
 
-    /** An INT64 vector from an initializer, a Constant node, or a Concat of those (other parts: one UNKNOWN each). */
+    /**
+     * An INT64 vector from an initializer, a Constant node, or a Concat of those (other parts: one UNKNOWN each), or
+     * null. Answers are remembered per value, so shared inputs are followed once; a Concat that feeds itself,
+     * directly or not, is not a constant.
+     */
     private long[] constantVector(String value) {
+        if (constantVectors.containsKey(value)) return constantVectors.get(value);
+        constantVectors.put(value, null);   // a cycle back to this value finds null: not a constant
+        long[] vector = followConstant(value);
+        constantVectors.put(value, vector);
+        return vector;
+    }
+
+    private long[] followConstant(String value) {
         OnnxTensor init = graph.initializer(value);
         if (init != null) return init.dataType() == OnnxTensor.INT64 ? init.longs() : null;
         OnnxNode node = graph.producer(value);
@@ -222,9 +247,10 @@ final class OnnxBertGraph {
     /** Exact GELU: layer 0's intermediate output goes through Div (by √2) into Erf. */
     private UnaryOp activation() {
         String bias = prefix + "encoder.layer.0.intermediate.dense.bias";
+        Set<OnnxNode> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (OnnxNode add : graph.consumers(bias)) {
             for (OnnxNode div : graph.consumers(add.output(0))) {
-                if (!div.opType().equals("Div")) continue;
+                if (!div.opType().equals("Div") || !seen.add(div)) continue;
                 for (OnnxNode erf : graph.consumers(div.output(0))) {
                     if (erf.opType().equals("Erf")) return UnaryOp.GELU_ERF;
                 }

@@ -6,6 +6,7 @@ import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.json.JsonObject;
 
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,10 +58,8 @@ public record Pooling(Mode mode, boolean normalize) {
                 String type = module.requireString("type");
                 switch (type) {
                     case TRANSFORMER -> { }
-                    case POOLING -> {
-                        Path poolingConfig = folder.resolve(module.requireString("path")).resolve("config.json");
-                        mode = mode(poolingConfig, hiddenSize);
-                    }
+                    case POOLING -> mode = mode(inside(folder, modulesFile, module.requireString("path"))
+                            .resolve("config.json"), hiddenSize);
                     case NORMALIZE -> normalize = true;
                     default -> throw new EncoderFormatException(modulesFile + ": module " + i + " is '" + type
                             + "'; promptgrad reproduces Transformer, Pooling and Normalize modules only");
@@ -73,7 +72,28 @@ public record Pooling(Mode mode, boolean normalize) {
         }
     }
 
+    /** A module's folder, which must be a relative path that stays inside the model folder. */
+    private static Path inside(Path folder, Path modulesFile, String path) {
+        Path relative;
+        try {
+            relative = Path.of(path);
+        } catch (InvalidPathException e) {
+            throw new EncoderFormatException(modulesFile + ": module path '" + path + "' is not a valid path", e);
+        }
+        boolean escapes = relative.isAbsolute() || relative.getRoot() != null || path.isEmpty();
+        for (Path part : relative) escapes |= part.toString().equals("..");
+        if (escapes) {
+            throw new EncoderFormatException(modulesFile + ": module path '" + path + "' leaves the model folder;"
+                    + " it must be a relative folder inside it, like 1_Pooling");
+        }
+        return folder.resolve(relative);
+    }
+
     private static Mode mode(Path configFile, int hiddenSize) {
+        if (!Files.isRegularFile(configFile)) {
+            throw new EncoderFormatException(configFile + " does not exist; modules.json names it for the Pooling"
+                    + " module");
+        }
         JsonObject config = Json.parseObjectFile(configFile, JsonLimits.upTo(1 << 20));
         if (config.has("word_embedding_dimension") && config.requireInt("word_embedding_dimension") != hiddenSize) {
             throw new EncoderFormatException(configFile + ": word_embedding_dimension is "

@@ -10,12 +10,12 @@ import java.util.Locale;
  */
 public enum PromptPlacement {
     /**
-     * {@code prompt [CLS] text [SEP]}: PEFT's prompt tuning on a BERT model (the prompt is concatenated in front of
-     * the input embeddings and position ids default to 0 … P+T−1). Prompt rows take positions 0 … P−1, [CLS] takes
-     * P.
+     * {@code prompt [CLS] text [SEP]}: PEFT's prompt tuning on a BERT model (the prompt is concatenated in front
+     * of the input embeddings and position ids default to 0 … P+T−1). Prompt rows take positions 0 … P−1, [CLS]
+     * takes P.
      */
     BEFORE_CLS,
-    /** {@code [CLS] prompt text [SEP]}: [CLS] keeps position 0, the prompt takes 1 … P and the text follows at P+1. */
+    /** {@code [CLS] prompt text [SEP]}: [CLS] keeps position 0, the prompt takes 1 … P, the text follows at P+1. */
     AFTER_CLS;
 
     /** The command line's spelling: {@code before-cls}, {@code after-cls}. */

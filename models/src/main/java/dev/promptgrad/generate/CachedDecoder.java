@@ -10,7 +10,8 @@ import dev.promptgrad.tensor.Workspace;
 /**
  * Incremental decoding with a {@link KvCache}: each {@link #feed} runs the model only on its new rows, which
  * attend to every cached position. The ops are the training ops, on a tape of constants that records
- * nothing. Owns its workspace and cache; the model and the soft prompt tensor stay the caller's.
+ * nothing. Owns its workspace and cache; the model and the soft prompt tensor stay the caller's. One decoder serves
+ * one thread; several threads generate on one model with a decoder each.
  */
 public final class CachedDecoder implements Decoder {
     private final LanguageModel model;

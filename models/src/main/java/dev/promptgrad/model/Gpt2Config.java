@@ -26,6 +26,10 @@ public record Gpt2Config(int vocabSize, int contextLength, int dim, int layers, 
                     + ", positions " + contextLength + ", dim " + dim + ", layers " + layers + ", heads " + heads
                     + ", hidden " + hidden);
         }
+        if ((long) 4 * dim > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("gpt2: n_embd " + dim + " is too large: 3 · n_embd (the fused q, k, v)"
+                    + " and 4 · n_embd (the default MLP width) must fit in a tensor dimension");
+        }
         if (dim % heads != 0) {
             throw new IllegalArgumentException("gpt2: n_embd " + dim + " is not divisible by n_head " + heads);
         }
@@ -48,6 +52,9 @@ public record Gpt2Config(int vocabSize, int contextLength, int dim, int layers, 
                     "is false; only GPT-2's scaled attention (1/√head size) is supported");
         }
         int dim = json.requireInt("n_embd");
+        if (dim < 1 || dim > Integer.MAX_VALUE / 4) {
+            throw json.error("n_embd", "is " + dim + "; it must be between 1 and " + Integer.MAX_VALUE / 4);
+        }
         return new Gpt2Config(
                 json.requireInt("vocab_size"),
                 json.requireInt("n_positions"),

@@ -37,6 +37,9 @@ import dev.promptgrad.tensor.Weights;
  * }</pre>
  * Generation (dev.promptgrad.generate) uses {@link #forward} with a {@link KvCache} on a tape holding only
  * constants, so nothing is recorded.
+ * <p>Threads: a loaded model is read-only, so several threads may run forward passes on it at once, each with its
+ * own {@link dev.promptgrad.autograd.Tape}, workspace and cache (one decoder per thread); a tape, workspace, cache
+ * or decoder must not be shared between threads. Closing the model while another thread uses it is an error.
  */
 public interface LanguageModel extends AutoCloseable {
 

@@ -45,6 +45,10 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
             throw new IllegalArgumentException(modelType + ": " + heads + " attention heads cannot be shared by "
                     + kvHeads + " key/value heads; heads must be a multiple of kv heads");
         }
+        if ((long) heads * headSize > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(modelType + ": " + heads + " heads of size " + headSize
+                    + " are wider than a tensor dimension can be (" + Integer.MAX_VALUE + ")");
+        }
         if (headSize % 2 != 0) {
             throw new IllegalArgumentException(modelType + ": head size " + headSize + " must be even for RoPE");
         }
@@ -89,6 +93,7 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
         }
         int dim = json.requireInt("hidden_size");
         int heads = json.requireInt("num_attention_heads");
+        if (heads < 1) throw json.error("num_attention_heads", "is " + heads + "; it must be at least 1");
         if (!json.has("head_dim") && dim % heads != 0) {
             throw json.error("hidden_size", dim + " is not divisible by num_attention_heads " + heads
                     + " and head_dim is not given");

@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -76,8 +77,15 @@ public final class OnnxModel {
         }
         if (!sawGraph) throw new OnnxFormatException(source + ": the model has no graph (ModelProto field 7)");
         for (OnnxNode node : model.nodes) {
-            for (String output : node.outputs()) if (!output.isEmpty()) model.producers.put(output, node);
-            for (String input : node.inputs()) {
+            for (String output : node.outputs()) {
+                if (output.isEmpty()) continue;
+                OnnxNode earlier = model.producers.put(output, node);
+                if (earlier != null) {
+                    throw new OnnxFormatException(source + ": value '" + output + "' is written by both " + earlier
+                            + " and " + node + "; an ONNX graph assigns each value once");
+                }
+            }
+            for (String input : new LinkedHashSet<>(node.inputs())) {
                 if (!input.isEmpty()) model.consumers.computeIfAbsent(input, k -> new ArrayList<>()).add(node);
             }
         }
@@ -108,7 +116,7 @@ public final class OnnxModel {
         return producers.get(value);
     }
 
-    /** The nodes that read {@code value}, in file order. */
+    /** The nodes that read {@code value}, in file order, each once however many of its inputs it is. */
     public List<OnnxNode> consumers(String value) {
         return Collections.unmodifiableList(consumers.getOrDefault(value, List.of()));
     }

@@ -7,6 +7,7 @@ import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.json.JsonWriter;
 
 import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -45,8 +46,8 @@ public record KoboldSoftPrompt(int rows, int width, float[] values, String name,
     public static final String META_ENTRY = "meta.json";
     /** The most entries an archive may have. */
     private static final int MAX_ENTRIES = 64;
-    /** The most bytes tensor.npy may inflate to: 2048 rows of 16384 float32 values and a header. */
-    private static final long MAX_TENSOR_BYTES = 2048L * 16384 * 4 + 65536;
+    /** The most bytes tensor.npy may inflate to (and a Lester .npy may have): 2048 rows of 16384 float32 values. */
+    public static final long MAX_TENSOR_BYTES = 2048L * 16384 * 4 + 65536;
     private static final long MAX_META_BYTES = 1 << 20;
 
     public KoboldSoftPrompt {
@@ -90,6 +91,9 @@ public record KoboldSoftPrompt(int rows, int width, float[] values, String name,
                     metaBytes = inflate(archive, entry, zip, MAX_META_BYTES);
                 }
             }
+        } catch (EOFException e) {
+            throw new AdapterFormatException(zip + " is not a readable zip archive (it ends inside a record that says"
+                    + " it goes on)", e);
         } catch (ZipException e) {
             String method = String.valueOf(e.getMessage()).contains("compression method")
                     ? "; KoboldAI's tuners compress with LZMA (method 14), which Java's zip reader lacks: re-save the"
@@ -196,7 +200,8 @@ public record KoboldSoftPrompt(int rows, int width, float[] values, String name,
                 out.write(buffer, 0, n);
             }
             return out.toByteArray();
-        } catch (ZipException e) {
+        } catch (ZipException | EOFException e) {
+            // a corrupt or truncated entry (EOFException: the deflate stream ends before its data does)
             String method = entry.getMethod() == ZipEntry.STORED || entry.getMethod() == ZipEntry.DEFLATED ? ""
                     : " (compression method " + entry.getMethod() + (entry.getMethod() == 14 ? ", LZMA" : "")
                     + "; re-save the archive with ZIP_DEFLATED or ZIP_STORED)";

@@ -2,9 +2,14 @@ package dev.promptgrad.prompt;
 
 import dev.promptgrad.safetensors.HalfFloats;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -45,6 +50,29 @@ public record NpyArray(int[] shape, float[] values) {
     @Override
     public int[] shape() {
         return shape.clone();
+    }
+
+    /**
+     * Reads and parses a {@code .npy} file of at most {@code maxBytes} bytes; a larger one is refused before it is
+     * read.
+     *
+     * @throws AdapterFormatException naming the file and what is wrong
+     */
+    public static NpyArray read(Path file, long maxBytes) {
+        byte[] bytes;
+        try {
+            long size = Files.size(file);
+            if (size > maxBytes) {
+                throw new AdapterFormatException(file + " is " + size + " bytes, more than the " + maxBytes
+                        + " a soft prompt may have");
+            }
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new AdapterFormatException(file + " does not exist", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return parse(bytes, file.toString());
     }
 
     /**

@@ -48,8 +48,8 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
 
     /**
      * The fields of PEFT's {@code PromptTuningConfig} that depend on the model and the run; the others are fixed
-     * ({@code peft_type} PROMPT_TUNING, {@code inference_mode} true, {@code num_transformer_submodules} 1, nulls for {@code auto_mapping},
-     * {@code revision} and {@code tokenizer_kwargs}).
+     * ({@code peft_type} PROMPT_TUNING, {@code inference_mode} true, {@code num_transformer_submodules} 1, nulls
+     * for {@code auto_mapping}, {@code revision} and {@code tokenizer_kwargs}).
      *
      * @param baseModel  {@code base_model_name_or_path}: what PEFT loads the base model from
      * @param layers     {@code num_layers}: the model's transformer blocks
@@ -61,8 +61,8 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
      * @param taskType   {@code task_type}: "CAUSAL_LM" for a decoder's prompt, "FEATURE_EXTRACTION" for an
      *                   encoder's (PEFT's PeftModelForFeatureExtraction, which also puts the prompt in front)
      */
-    public record TuningConfig(String baseModel, int layers, int heads, String init, String initText, String tokenizer,
-                               String taskType) {
+    public record TuningConfig(String baseModel, int layers, int heads, String init, String initText,
+                               String tokenizer, String taskType) {
         private static final Set<String> INITS = Set.of("RANDOM", "SAMPLE_VOCAB", "TEXT");
         private static final Set<String> TASK_TYPES = Set.of(CAUSAL_LM, FEATURE_EXTRACTION);
 
@@ -149,7 +149,7 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
             }
             TensorInfo info = weights.info(TENSOR);
             long[] shape = info.shape();
-            if (shape.length != 2 || shape[0] != virtualTokens || shape[1] < 1) {
+            if (shape.length != 2 || shape[0] != virtualTokens || shape[1] < 1 || shape[1] > Integer.MAX_VALUE) {
                 throw new AdapterFormatException(weightsFile + ": '" + TENSOR + "' has shape " + Arrays.toString(shape)
                         + ", but " + CONFIG_FILE + " says num_virtual_tokens " + virtualTokens
                         + ", so it must be [" + virtualTokens + ", hidden]");
@@ -158,7 +158,7 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
                 throw new AdapterFormatException(weightsFile + ": '" + TENSOR + "' is " + info.dtype()
                         + "; a prompt must be F32, F16 or BF16");
             }
-            width = Math.toIntExact(shape[1]);
+            width = (int) shape[1];
             embeddings = weights.readFloats(TENSOR);
         } catch (SafetensorsException e) {
             throw new AdapterFormatException(e.getMessage(), e);

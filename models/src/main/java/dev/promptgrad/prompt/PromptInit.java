@@ -125,8 +125,8 @@ public sealed interface PromptInit {
                 double[] sum = new double[width];
                 for (int id : labels.get(row)) {
                     if (id < 0 || id >= vocabSize) {
-                        throw new IllegalArgumentException("label token " + id + " is outside the model's vocabulary [0, "
-                                + vocabSize + ")");
+                        throw new IllegalArgumentException("label token " + id + " is outside the model's"
+                                + " vocabulary [0, " + vocabSize + ")");
                     }
                     float[] embedding = embeddingRow.apply(id);
                     for (int d = 0; d < width; d++) sum[d] += embedding[d];
@@ -135,7 +135,8 @@ public sealed interface PromptInit {
             }
             int sampled = tokens - labels.size();
             if (sampled > 0) {
-                float[] rest = new SampledVocab(seed, sampled).initialise(width, vocabSize, tokenizer, embeddingRow).values();
+                PromptInit rows = new SampledVocab(seed, sampled);
+                float[] rest = rows.initialise(width, vocabSize, tokenizer, embeddingRow).values();
                 System.arraycopy(rest, 0, values, labels.size() * width, rest.length);
             }
             return new Initial(tokens, width, values, new int[0]);

@@ -129,13 +129,18 @@ public final class HuggingFaceTokenizer implements Tokenizer {
         return Character.isLetterOrDigit(c) || c == '_';
     }
 
+    /** @throws TokenizerFormatException naming the file when one of its regexes goes over its {@link MatchBudget} */
     private void encodePlain(String text, boolean atTextStart, IntStream.Builder ids) {
         if (text.isEmpty()) return;
-        String normalized = normalizer == null ? text : normalizer.normalize(text);
-        if (preTokenizer == null) {
-            model.encodeWord(normalized, ids);
-        } else {
-            preTokenizer.split(normalized, atTextStart, (piece, start) -> model.encodeWord(piece, ids));
+        try {
+            String normalized = normalizer == null ? text : normalizer.normalize(text);
+            if (preTokenizer == null) {
+                model.encodeWord(normalized, ids);
+            } else {
+                preTokenizer.split(normalized, atTextStart, (piece, start) -> model.encodeWord(piece, ids));
+            }
+        } catch (MatchBudget.Exceeded e) {
+            throw new TokenizerFormatException(name + ": " + e.getMessage(), e);
         }
     }
 
@@ -146,7 +151,11 @@ public final class HuggingFaceTokenizer implements Tokenizer {
             if (skipSpecial && specialTokens.contains(id)) continue;
             pieces.add(token(id));
         }
-        return decoder == null ? String.join(" ", pieces) : decoder.decodeToText(pieces);
+        try {
+            return decoder == null ? String.join(" ", pieces) : decoder.decodeToText(pieces);
+        } catch (MatchBudget.Exceeded e) {
+            throw new TokenizerFormatException(name + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -26,6 +26,8 @@ import java.util.TreeSet;
  */
 public final class Llama2cTokenizer implements Tokenizer {
     private static final int UNK = 0, BOS = 1, EOS = 2;
+    /** The largest file read: real ones are a few megabytes (Llama 2's is 424 KiB). */
+    static final long MAX_FILE_BYTES = 256L << 20;
 
     private final String name;
     private final String[] pieces;                 // (vocabSize)
@@ -79,6 +81,11 @@ public final class Llama2cTokenizer implements Tokenizer {
     private static Llama2cTokenizer read(Path file, int vocabSize) {
         byte[] bytes;
         try {
+            long size = Files.size(file);
+            if (size > MAX_FILE_BYTES) {
+                throw new TokenizerFormatException(file + ": " + size + " bytes is more than the " + MAX_FILE_BYTES
+                        + " a llama2.c tokenizer is read up to; is it a tokenizer.bin?");
+            }
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read llama2.c tokenizer " + file + ": " + e.getMessage(), e);

@@ -35,8 +35,9 @@ sealed interface PreTokenizer {
         try {
             return Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
         } catch (PatternSyntaxException e) {
-            throw new TokenizerFormatException(where + ": the regex /" + regex + "/ does not compile in Java: "
-                    + e.getDescription(), e);
+            String shown = regex.length() <= 80 ? regex : regex.substring(0, 77) + "...";
+            throw new TokenizerFormatException(where + ": the regex /" + shown + "/ (" + regex.length()
+                    + " characters) does not compile in Java: " + e.getDescription(), e);
         }
     }
 
@@ -71,18 +72,20 @@ sealed interface PreTokenizer {
         REMOVED, ISOLATED, MERGED_WITH_PREVIOUS, MERGED_WITH_NEXT, CONTIGUOUS
     }
 
-    /** Cuts at the matches of {@code pattern}; with {@code invert}, the non-matching parts count as the matches. */
+    /**
+     * Cuts at the matches of {@code pattern} (run within a {@link MatchBudget}); with {@code invert}, the
+     * non-matching parts count as the matches.
+     */
     record Split(Pattern pattern, Behavior behavior, boolean invert) implements PreTokenizer {
         @Override
         public void split(String text, boolean atTextStart, PieceSink sink) {
             List<int[]> segments = new ArrayList<>();  // {start, end, 1 if a match}
-            Matcher m = pattern.matcher(text);
             int end = 0;
-            while (m.find()) {
-                if (m.end() == m.start()) continue;
-                if (m.start() > end) segments.add(new int[]{end, m.start(), invert ? 1 : 0});
-                segments.add(new int[]{m.start(), m.end(), invert ? 0 : 1});
-                end = m.end();
+            for (int[] match : MatchBudget.spans(pattern, text)) {
+                if (match[1] == match[0]) continue;
+                if (match[0] > end) segments.add(new int[]{end, match[0], invert ? 1 : 0});
+                segments.add(new int[]{match[0], match[1], invert ? 0 : 1});
+                end = match[1];
             }
             if (end < text.length()) segments.add(new int[]{end, text.length(), invert ? 1 : 0});
             for (int[] piece : group(segments)) {

@@ -1,7 +1,6 @@
 package dev.promptgrad.tokenizer;
 
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -21,11 +20,14 @@ sealed interface TextNormalizer {
         }
     }
 
-    /** Replaces every match of {@code pattern} by {@code content} (a literal, not a group reference). */
+    /**
+     * Replaces every match of {@code pattern} by {@code content} (a literal, not a group reference), within a
+     * {@link MatchBudget}.
+     */
     record Replace(Pattern pattern, String content) implements TextNormalizer {
         @Override
         public String normalize(String text) {
-            return pattern.matcher(text).replaceAll(Matcher.quoteReplacement(content));
+            return MatchBudget.replaceAll(pattern, text, content);
         }
     }
 

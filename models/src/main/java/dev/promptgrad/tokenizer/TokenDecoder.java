@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -47,12 +46,12 @@ sealed interface TokenDecoder {
         }
     }
 
-    /** Replaces every match of {@code pattern} in each piece by {@code content}. */
+    /** Replaces every match of {@code pattern} in each piece by {@code content}, within a {@link MatchBudget}. */
     record Replace(Pattern pattern, String content) implements TokenDecoder {
         @Override
         public List<String> decode(List<String> pieces) {
             List<String> out = new ArrayList<>(pieces.size());
-            for (String piece : pieces) out.add(pattern.matcher(piece).replaceAll(Matcher.quoteReplacement(content)));
+            for (String piece : pieces) out.add(MatchBudget.replaceAll(pattern, piece, content));
             return out;
         }
     }

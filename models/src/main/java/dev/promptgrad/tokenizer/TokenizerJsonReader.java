@@ -66,8 +66,13 @@ final class TokenizerJsonReader {
 
     private HuggingFaceTokenizer tokenizer(Object rootValue, Object config, String configFile) {
         Map<String, Object> root = object(rootValue, "the top level");
-        BpeModel model = model(object(root.get("model"), "model"));
-        List<AddedToken> added = addedTokens(root.get("added_tokens"));
+        Map<String, Object> modelJson = object(root.get("model"), "model");
+        // ids index arrays: they may reach no further than the number of entries the file has, so that a tiny
+        // file cannot claim an id of two billion and make the reader allocate for it
+        long entries = (long) (modelJson.get("vocab") instanceof Map<?, ?> v ? v.size() : 0)
+                + (root.get("added_tokens") instanceof List<?> a ? a.size() : 0);
+        List<AddedToken> added = addedTokens(root.get("added_tokens"), entries);
+        BpeModel model = model(modelJson, entries);
         TextNormalizer normalizer = root.get("normalizer") == null ? null : normalizer(root.get("normalizer"), "normalizer");
         PreTokenizer preTokenizer = root.get("pre_tokenizer") == null ? null : preTokenizer(root.get("pre_tokenizer"), "pre_tokenizer");
         TokenDecoder decoder = root.get("decoder") == null ? null : decoder(root.get("decoder"), "decoder");
@@ -80,7 +85,7 @@ final class TokenizerJsonReader {
                 bos.isPresent() ? bos : template[0], eos.isPresent() ? eos : template[1], pad);
     }
 
-    private BpeModel model(Map<String, Object> model) {
+    private BpeModel model(Map<String, Object> model, long entries) {
         String type = model.get("type") == null ? null : string(model.get("type"), "model.type");
         if (!"BPE".equals(type)) {
             throw new TokenizerFormatException(file + ": model.type is " + (type == null ? "missing" : "'" + type + "'")
@@ -102,7 +107,7 @@ final class TokenizerJsonReader {
         Map<String, Object> vocabJson = object(model.get("vocab"), "model.vocab");
         Map<String, Integer> vocab = new HashMap<>(vocabJson.size() * 2);
         for (Map.Entry<String, Object> e : vocabJson.entrySet()) {
-            vocab.put(e.getKey(), intValue(e.getValue(), "model.vocab['" + e.getKey() + "']"));
+            vocab.put(e.getKey(), id(e.getValue(), "model.vocab['" + e.getKey() + "']", entries));
         }
         List<Object> mergesJson = list(model.get("merges"), "model.merges");
         List<String[]> merges = new ArrayList<>(mergesJson.size());
@@ -130,14 +135,14 @@ final class TokenizerJsonReader {
         return new String[]{string(pair.get(0), where + "[0]"), string(pair.get(1), where + "[1]")};
     }
 
-    private List<AddedToken> addedTokens(Object value) {
+    private List<AddedToken> addedTokens(Object value, long idBound) {
         List<AddedToken> tokens = new ArrayList<>();
         if (value == null) return tokens;
         List<Object> entries = list(value, "added_tokens");
         for (int i = 0; i < entries.size(); i++) {
             String where = "added_tokens[" + i + "]";
             Map<String, Object> entry = object(entries.get(i), where);
-            tokens.add(new AddedToken(intValue(entry.get("id"), where + ".id"), string(entry.get("content"), where + ".content"),
+            tokens.add(new AddedToken(id(entry.get("id"), where + ".id", idBound), string(entry.get("content"), where + ".content"),
                     bool(entry, "special", false, where), bool(entry, "lstrip", false, where),
                     bool(entry, "rstrip", false, where), bool(entry, "single_word", false, where)));
         }
@@ -332,6 +337,16 @@ final class TokenizerJsonReader {
     private int intValue(Object value, String where) {
         if (value instanceof Long l && l >= Integer.MIN_VALUE && l <= Integer.MAX_VALUE) return (int) (long) l;
         throw new TokenizerFormatException(file + ": " + where + " is " + describe(value) + ", expected an integer");
+    }
+
+    /** A token id: an integer from 0 to {@code bound} − 1, where the bound is the file's count of entries. */
+    private int id(Object value, String where, long bound) {
+        int id = intValue(value, where);
+        if (id < 0 || id >= bound) {
+            throw new TokenizerFormatException(file + ": " + where + " is " + id + ", outside 0.." + (bound - 1)
+                    + " (the file has " + bound + " vocabulary entries and added tokens)");
+        }
+        return id;
     }
 
     private boolean bool(Map<String, Object> json, String key, boolean absent, String where) {

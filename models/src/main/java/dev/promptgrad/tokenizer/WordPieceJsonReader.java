@@ -66,23 +66,31 @@ final class WordPieceJsonReader {
             throw new TokenizerFormatException(file + ": model.type is '" + model.requireString("type")
                     + "', not WordPiece; load it with Tokenizer.load");
         }
+        Map<String, Object> vocabJson = model.requireObject("vocab").map();
+        List<Object> added = root.optionalArray("added_tokens").orElse(List.of());
+        // ids index an array: one past the number of entries is as far as they may reach, so that a tiny file
+        // cannot claim an id of two billion and make the reader allocate for it
+        long entries = (long) vocabJson.size() + added.size();
         Map<String, Integer> vocab = new HashMap<>();
         int size = 0;
-        for (Map.Entry<String, Object> e : model.requireObject("vocab").map().entrySet()) {
-            if (!(e.getValue() instanceof Long id) || id < 0 || id > Integer.MAX_VALUE - 8) {
+        for (Map.Entry<String, Object> e : vocabJson.entrySet()) {
+            if (!(e.getValue() instanceof Long id) || id < 0 || id >= entries) {
                 throw new TokenizerFormatException(file + ": model.vocab['" + e.getKey() + "'] is " + e.getValue()
-                        + ", expected a non-negative integer id");
+                        + ", expected an integer id from 0 to " + (entries - 1) + " (the file has " + entries
+                        + " vocabulary entries and added tokens)");
             }
             vocab.put(e.getKey(), (int) (long) id);
             size = Math.max(size, (int) (long) id + 1);
         }
-        List<Object> added = root.optionalArray("added_tokens").orElse(List.of());
         Set<Integer> specials = new LinkedHashSet<>();
         Map<Integer, String> addedById = new HashMap<>();
         for (int i = 0; i < added.size(); i++) {
             JsonObject token = JsonObject.of(added.get(i), file, "added_tokens[" + i + "]");
             int id = token.requireInt("id");
-            if (id < 0) throw token.error("id", "must not be negative");
+            if (id < 0 || id >= entries) {
+                throw token.error("id", "is " + id + ", outside 0.." + (entries - 1) + " (the file has " + entries
+                        + " vocabulary entries and added tokens)");
+            }
             addedById.put(id, token.requireString("content"));
             if (token.booleanOr("special", false)) specials.add(id);
             size = Math.max(size, id + 1);
@@ -108,16 +116,33 @@ final class WordPieceJsonReader {
         if (maxChars < 1) throw model.error("max_input_chars_per_word", "must be at least 1, but is " + maxChars);
 
         int[][] template = template(root.get("post_processor"), vocab);
-        for (int[] side : template) for (int id : side) specials.add(id);
+        for (int[] side : template) {
+            for (int id : side) {
+                requireDefined(tokens, id, "post_processor's special token id");
+                specials.add(id);
+            }
+        }
         Optional<JsonObject> truncation = root.optionalObject("truncation");
         OptionalInt maxLength = truncation.isPresent()
                 ? OptionalInt.of(truncation.get().requireInt("max_length")) : OptionalInt.empty();
+        if (maxLength.isPresent() && maxLength.getAsInt() < 1) {
+            throw truncation.get().error("max_length", "must be at least 1, but is " + maxLength.getAsInt());
+        }
         boolean truncateLeft = truncation.isPresent() && direction(truncation.get());
         OptionalInt pad = root.optionalObject("padding").map(p -> OptionalInt.of(p.intOr("pad_id", 0)))
                 .orElse(OptionalInt.empty());
+        if (pad.isPresent()) requireDefined(tokens, pad.getAsInt(), "padding.pad_id");
         return new WordPieceTokenizer(file, normalizer(root), preTokenizer(root), vocab, tokens, unk,
                 model.stringOr("continuing_subword_prefix", "##"), maxChars, template[0], template[1], maxLength,
                 truncateLeft, decoding(root), specials, pad);
+    }
+
+    /** Refuses an id the vocabulary does not define, which would later index past the embedding table. */
+    private void requireDefined(String[] tokens, int id, String what) {
+        if (id < 0 || id >= tokens.length || tokens[id] == null) {
+            throw new TokenizerFormatException(file + ": " + what + " " + id + " is not an id of model.vocab or"
+                    + " added_tokens (ids 0.." + (tokens.length - 1) + ")");
+        }
     }
 
     private BertTextNormalizer normalizer(JsonObject root) {

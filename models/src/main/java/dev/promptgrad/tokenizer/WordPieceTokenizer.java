@@ -25,6 +25,7 @@ public final class WordPieceTokenizer implements Tokenizer {
     private final int unk;
     private final String prefix;                   // "##"
     private final int maxInputCharsPerWord;
+    private final int longestPiece;                // code points of the longest vocabulary piece
     private final int[] beforeText, afterText;     // the post-processor's special ids, e.g. [CLS] and [SEP]
     private final OptionalInt maxLength;           // the file's truncation.max_length, special tokens included
     private final boolean truncateLeft;
@@ -48,6 +49,7 @@ public final class WordPieceTokenizer implements Tokenizer {
         this.unk = unk;
         this.prefix = prefix;
         this.maxInputCharsPerWord = maxInputCharsPerWord;
+        this.longestPiece = vocab.keySet().stream().mapToInt(p -> p.codePointCount(0, p.length())).max().orElse(0);
         this.beforeText = beforeText.clone();
         this.afterText = afterText.clone();
         this.maxLength = maxLength;
@@ -110,7 +112,11 @@ public final class WordPieceTokenizer implements Tokenizer {
         return out;
     }
 
-    /** Greedy longest match first over code points; one [UNK] for the whole word when any part has no piece. */
+    /**
+     * Greedy longest match first over code points; one [UNK] for the whole word when any part has no piece. No
+     * candidate is longer than the longest vocabulary piece, which gives the same pieces as trying from the end of
+     * the word and keeps a long word linear in its length rather than cubic.
+     */
     private void encodeWord(String word, IntStream.Builder ids) {
         int[] codePoints = word.codePoints().toArray();
         if (codePoints.length > maxInputCharsPerWord) {
@@ -120,7 +126,7 @@ public final class WordPieceTokenizer implements Tokenizer {
         List<Integer> pieces = new ArrayList<>();
         int start = 0;
         while (start < codePoints.length) {
-            int end = codePoints.length;
+            int end = (int) Math.min(codePoints.length, (long) start + longestPiece);
             Integer found = null;
             while (start < end) {
                 String candidate = new String(codePoints, start, end - start);

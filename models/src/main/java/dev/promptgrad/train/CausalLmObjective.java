@@ -95,17 +95,20 @@ public final class CausalLmObjective implements TrainingObjective {
     public void check(TrainingConfig config) {
         if (config.objective().kind() != TrainingConfig.Objective.Kind.CAUSAL_LM) {
             throw new IllegalArgumentException("--objective " + config.objective().kind().cliName() + " trains an"
-                    + " encoder's prompt, but " + model.name() + " is a causal language model; use --objective causal-lm"
+                    + " encoder's prompt, but " + model.name()
+                    + " is a causal language model; use --objective causal-lm"
                     + " (the default) with it, or give an encoder (BERT) model");
         }
         int room = model.contextLength() - config.virtualTokens();
         if (room < 1) {
-            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for tokens in "
+            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens()
+                    + " leaves no room for tokens in "
                     + model.name() + ", which reads at most " + model.contextLength() + " positions");
         }
         if (config.maxLength() > room) {
             throw new IllegalArgumentException("--max-length " + config.maxLength() + " is more than the " + room
-                    + " tokens that fit after " + config.virtualTokens() + " virtual tokens in " + model.name() + "'s context of "
+                    + " tokens that fit after " + config.virtualTokens() + " virtual tokens in " + model.name()
+                    + "'s context of "
                     + model.contextLength());
         }
         for (List<Example> set : List.of(data.train(), data.eval())) {

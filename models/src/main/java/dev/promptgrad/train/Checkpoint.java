@@ -82,7 +82,8 @@ public final class Checkpoint {
         marker.put(PeftAdapter.WEIGHTS_FILE, sha256(folder.resolve(PeftAdapter.WEIGHTS_FILE)));
         Path markerFile = folder.resolve(MARKER);
         try {
-            AtomicFile.write(markerFile, (JsonWriter.pretty().sortKeys(true).write(marker) + "\n").getBytes(StandardCharsets.UTF_8));
+            String text = JsonWriter.pretty().sortKeys(true).write(marker) + "\n";
+            AtomicFile.write(markerFile, text.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + markerFile + ": " + e.getMessage(), e);
         }

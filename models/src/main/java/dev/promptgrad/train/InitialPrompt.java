@@ -27,8 +27,8 @@ public final class InitialPrompt {
      * @param tokenizer null without one (a text init then fails, saying so)
      * @param bosEos    the tokenizer's special tokens around a text
      */
-    public static PromptInit.Initial of(TrainingConfig config, LanguageModel model, Tokenizer tokenizer, BosEosRule bosEos,
-                                        TrainingData data) {
+    public static PromptInit.Initial of(TrainingConfig config, LanguageModel model, Tokenizer tokenizer,
+                                        BosEosRule bosEos, TrainingData data) {
         int rows = config.virtualTokens();
         TrainingConfig.Init init = config.init();
         if (init.kind() == TrainingConfig.Init.Kind.TEXT && tokenizer == null) {
@@ -39,23 +39,27 @@ public final class InitialPrompt {
             case SAMPLE_VOCAB -> drawn(new PromptInit.SampledVocab(config.seed(), rows), model, tokenizer);
             case RANDOM -> drawn(new PromptInit.RandomNormal(config.seed(), rows), model, tokenizer);
             case TEXT -> drawn(new PromptInit.TextRepeated(init.argument(), rows, bosEos), model, tokenizer);
-            case LABELS -> drawn(new PromptInit.ClassLabels(
-                    data.distinctLabels(tokenizer == null ? OptionalInt.empty() : tokenizer.eos()), config.seed(), rows),
-                    model, tokenizer);
+            case LABELS -> {
+                OptionalInt eos = tokenizer == null ? OptionalInt.empty() : tokenizer.eos();
+                PromptInit labels = new PromptInit.ClassLabels(data.distinctLabels(eos), config.seed(), rows);
+                yield drawn(labels, model, tokenizer);
+            }
             case ADAPTER -> fromAdapter(Path.of(init.argument()), rows, model);
         };
     }
 
     private static PromptInit.Initial drawn(PromptInit start, LanguageModel model, Tokenizer tokenizer) {
         Tensor table = model.embeddingTable();   // (vocab, dim)
-        return start.initialise(model.dim(), model.vocabSize(), tokenizer, id -> model.backend().download(table.select(id)));
+        return start.initialise(model.dim(), model.vocabSize(), tokenizer,
+                id -> model.backend().download(table.select(id)));
     }
 
     private static PromptInit.Initial fromAdapter(Path folder, int rows, LanguageModel model) {
         PeftAdapter adapter = PeftAdapter.read(folder).requireWidth(model.dim(), model.name());
         if (adapter.virtualTokens() != rows) {
             throw new IllegalArgumentException("--init adapter:" + folder + " holds " + adapter.virtualTokens()
-                    + " virtual tokens, but the run asks for " + rows + "; give --virtual-tokens " + adapter.virtualTokens());
+                    + " virtual tokens, but the run asks for " + rows + "; give --virtual-tokens "
+                    + adapter.virtualTokens());
         }
         return new PromptInit.Initial(rows, model.dim(), adapter.embeddings(), new int[0]);
     }

@@ -172,7 +172,8 @@ public final class LossCurve {
             this.low = low;
             this.high = high;
             this.step = step;
-            for (long k = Math.round(Math.ceil(low / step - 1e-9)); k * step <= high + 1e-9 * step; k++) values.add(k * step);
+            long first = Math.round(Math.ceil(low / step - 1e-9));
+            for (long k = first; k * step <= high + 1e-9 * step; k++) values.add(k * step);
         }
 
         static Ticks of(double low, double high, int count, boolean integers) {
@@ -226,7 +227,8 @@ public final class LossCurve {
         }
 
         @Override
-        public void text(double x, double y, String text, Anchor anchor, int size, boolean bold, boolean rotated, Color color) {
+        public void text(double x, double y, String text, Anchor anchor, int size, boolean bold, boolean rotated,
+                         Color color) {
             g.setFont(new Font(Font.SANS_SERIF, bold ? Font.BOLD : Font.PLAIN, size));
             g.setColor(color);
             FontMetrics metrics = g.getFontMetrics();
@@ -258,8 +260,8 @@ public final class LossCurve {
         @Override
         public void polyline(List<double[]> points, Color color, double width) {
             if (points.size() < 2) return;
-            body.append("  <polyline fill=\"none\" stroke=\"").append(hex(color)).append("\" stroke-width=\"").append(n(width))
-                    .append("\" stroke-linejoin=\"round\" points=\"");
+            body.append("  <polyline fill=\"none\" stroke=\"").append(hex(color))
+                    .append("\" stroke-width=\"").append(n(width)).append("\" stroke-linejoin=\"round\" points=\"");
             for (int i = 0; i < points.size(); i++) {
                 body.append(i == 0 ? "" : " ").append(n(points.get(i)[0])).append(',').append(n(points.get(i)[1]));
             }
@@ -268,19 +270,21 @@ public final class LossCurve {
 
         @Override
         public void dot(double x, double y, double radius, Color color) {
-            body.append("  <circle cx=\"").append(n(x)).append("\" cy=\"").append(n(y)).append("\" r=\"").append(n(radius))
-                    .append("\" fill=\"").append(hex(color)).append("\"/>\n");
+            body.append("  <circle cx=\"").append(n(x)).append("\" cy=\"").append(n(y))
+                    .append("\" r=\"").append(n(radius)).append("\" fill=\"").append(hex(color)).append("\"/>\n");
         }
 
         @Override
-        public void text(double x, double y, String text, Anchor anchor, int size, boolean bold, boolean rotated, Color color) {
+        public void text(double x, double y, String text, Anchor anchor, int size, boolean bold, boolean rotated,
+                         Color color) {
             String textAnchor = switch (anchor) {
                 case START -> "start";
                 case MIDDLE -> "middle";
                 case END -> "end";
             };
-            body.append("  <text x=\"").append(n(x)).append("\" y=\"").append(n(y)).append("\" font-size=\"").append(size)
-                    .append("\" text-anchor=\"").append(textAnchor).append("\" fill=\"").append(hex(color)).append('"');
+            body.append("  <text x=\"").append(n(x)).append("\" y=\"").append(n(y))
+                    .append("\" font-size=\"").append(size).append("\" text-anchor=\"").append(textAnchor)
+                    .append("\" fill=\"").append(hex(color)).append('"');
             if (bold) body.append(" font-weight=\"bold\"");
             if (rotated) body.append(" transform=\"rotate(-90 ").append(n(x)).append(' ').append(n(y)).append(")\"");
             body.append('>').append(escape(text)).append("</text>\n");

@@ -74,7 +74,8 @@ public final class MetricsLog {
 
     public void add(Entry entry) {
         if (!entries.isEmpty() && entry.step() <= last().step()) {
-            throw new IllegalArgumentException("metrics for step " + entry.step() + " come after step " + last().step());
+            throw new IllegalArgumentException("metrics for step " + entry.step() + " come after step "
+                    + last().step());
         }
         entries.add(entry);
     }

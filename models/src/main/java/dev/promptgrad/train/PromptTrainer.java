@@ -15,12 +15,13 @@ import java.util.stream.Stream;
 
 /**
  * Trains a soft prompt on a frozen model: draws each step's examples from seeded, shuffled epochs, runs a
- * {@link TrainingStep} on the {@link TrainingObjective}'s loss at the schedule's rate, evaluates the held-out examples (at step 0 and every
- * {@code evalEvery} steps, keeping the best prompt in {@code best/}), stops early when they stop improving,
- * and writes a {@link Checkpoint} before the first step, every {@code saveEvery} steps and at the end. Setting the stop flag (the
- * command line does it on Ctrl-C) ends the run after the current step with a checkpoint. Nothing in a run
- * depends on the clock or on thread scheduling, so the same model, data, configuration and seed give the
- * same prompt bit for bit, and {@link #resume} continues a stopped run exactly as if it had not stopped.
+ * {@link TrainingStep} on the {@link TrainingObjective}'s loss at the schedule's rate, evaluates the held-out
+ * examples (at step 0 and every {@code evalEvery} steps, keeping the best prompt in {@code best/}), stops early
+ * when they stop improving, and writes a {@link Checkpoint} when it starts or resumes, every {@code saveEvery}
+ * steps and at the end. Setting the stop flag (the command line does it on Ctrl-C) ends the run after the
+ * current step with a checkpoint. Nothing in a run depends on the clock or on thread scheduling, so the same
+ * model, data, configuration and seed give the same prompt bit for bit, and {@link #resume} continues a stopped
+ * run exactly as if it had not stopped.
  */
 public final class PromptTrainer {
     private final TrainingObjective objective;
@@ -36,7 +37,8 @@ public final class PromptTrainer {
      * @param padId the id right-padded sequences are filled with (the tokenizer's pad, else 0); the loss does
      *              not depend on it, since pads are masked and unlabelled
      */
-    public PromptTrainer(LanguageModel model, TrainingData data, TrainingConfig config, int padId, TrainingListener listener) {
+    public PromptTrainer(LanguageModel model, TrainingData data, TrainingConfig config, int padId,
+                         TrainingListener listener) {
         this(new CausalLmObjective(model, data, padId), config, listener);
     }
 
@@ -49,7 +51,8 @@ public final class PromptTrainer {
     public PromptTrainer(TrainingObjective objective, TrainingConfig config, TrainingListener listener) {
         objective.check(config);
         if (config.earlyStop() > 0 && objective.evalSize() == 0) {
-            throw new IllegalArgumentException("--early-stop needs held-out data: give --eval FILE or --eval-split SHARE");
+            throw new IllegalArgumentException("--early-stop needs held-out data: give --eval FILE or"
+                    + " --eval-split SHARE");
         }
         this.objective = objective;
         this.config = config;
@@ -74,8 +77,8 @@ public final class PromptTrainer {
      */
     public TrainingResult train(Path out, PromptInit.Initial initial, AtomicBoolean stop) {
         if (initial.tokens() != config.virtualTokens() || initial.width() != objective.width()) {
-            throw new IllegalArgumentException("the initial prompt is " + initial.tokens() + " × " + initial.width() + ", but the"
-                    + " run needs " + config.virtualTokens() + " × " + objective.width());
+            throw new IllegalArgumentException("the initial prompt is " + initial.tokens() + " × " + initial.width()
+                    + ", but the run needs " + config.virtualTokens() + " × " + objective.width());
         }
         prepareEmptyFolder(out);
         TrainingState state = new TrainingState(config, initial.tokens(), initial.width(), initial.values(),
@@ -94,13 +97,14 @@ public final class PromptTrainer {
         Path stateFile = from.resolve(TrainingState.FILE);
         TrainingState state = TrainingState.read(stateFile, config);
         if (state.width != objective.width()) {
-            throw new TrainingStateException(stateFile + " holds a prompt " + state.width + " wide, but " + objective.modelName()
-                    + " has hidden size " + objective.width() + "; resume with the model it was trained on");
+            throw new TrainingStateException(stateFile + " holds a prompt " + state.width + " wide, but "
+                    + objective.modelName() + " has hidden size " + objective.width() + "; resume with the model it"
+                    + " was trained on");
         }
         if (!state.dataFingerprint.equals(objective.dataFingerprint())) {
-            throw new TrainingStateException(from + " was trained on other examples (data sha256 " + state.dataFingerprint
-                    + ", now " + objective.dataFingerprint() + "); resume with the same --data and --eval or --eval-split, and"
-                    + " the same --seed and --max-length");
+            throw new TrainingStateException(from + " was trained on other examples (data sha256 "
+                    + state.dataFingerprint + ", now " + objective.dataFingerprint() + "); resume with the same --data"
+                    + " and --eval or --eval-split, and the same --seed and --max-length");
         }
         if (!Checkpoint.markerMatchesState(from)) {
             listener.note(from + ": " + Checkpoint.MARKER + " does not match " + TrainingState.FILE + " (the last save"
@@ -112,8 +116,8 @@ public final class PromptTrainer {
             Path best = from.resolve(Checkpoint.BEST);
             if (Files.isDirectory(best)) {
                 PeftAdapter saved = PeftAdapter.read(best);
-                PeftAdapter.write(out.resolve(Checkpoint.BEST), saved.embeddings(), saved.virtualTokens(), saved.width(),
-                        adapterConfig);
+                PeftAdapter.write(out.resolve(Checkpoint.BEST), saved.embeddings(), saved.virtualTokens(),
+                        saved.width(), adapterConfig);
             }
         }
         return run(out, state, metrics, stop);
@@ -123,20 +127,20 @@ public final class PromptTrainer {
         EpochShuffle cursor = new EpochShuffle(objective.trainSize(), config.seed(), state.epoch, state.position);
         List<TrainingObjective.Batch> evalBatches = evalBatches();
         boolean hasEval = !evalBatches.isEmpty();
-        String title = objective.modelName() + ": " + config.virtualTokens() + " virtual tokens, " + config.optimizer().cliName()
-                + " lr " + config.lr();
-        int lastSaved = -1;
+        String title = objective.modelName() + ": " + config.virtualTokens() + " virtual tokens, "
+                + config.optimizer().cliName() + " lr " + config.lr();
         listener.started(plan, state.step, objective.dataDescription());
         long started = System.nanoTime();
         Checkpoint.Status status;
         try (TrainingStep step = new TrainingStep(objective.backend(), config.virtualTokens(), objective.width())) {
-            if (state.step == 0 && metrics.isEmpty()) {
-                if (hasEval) evaluate(step, state, metrics, evalBatches, out);
-                // the starting prompt is a checkpoint too: the folder is an adapter from the start, and the first
-                // save (which loads java.awt for the loss curve) does not fall in a Ctrl-C, when the JVM refuses it
-                save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-                lastSaved = 0;
+            if (state.step == 0 && metrics.isEmpty() && hasEval) {
+                evaluate(step, state, metrics, evalBatches, out);
             }
+            // A checkpoint before the first step: a new folder is an adapter from the start, a resumed one is
+            // consistent again (its adapter and marker may lag its state), and the first save, which loads
+            // java.awt for the loss curve, cannot fall in a Ctrl-C, when the JVM refuses to load it.
+            save(out, state, metrics, Checkpoint.Status.RUNNING, title);
+            int lastSaved = state.step;
             while (true) {
                 if (state.step >= plan.totalSteps()) {
                     status = Checkpoint.Status.FINISHED;
@@ -157,9 +161,9 @@ public final class PromptTrainer {
                 try {
                     result = step.run(state.prompt, microBatches, state.optimizer, lr, config.clip());
                 } catch (IllegalStateException e) {
-                    throw new IllegalStateException("step " + (state.step + 1) + ": " + e.getMessage() + "; training diverged:"
-                            + " lower --lr (now " + config.lr() + ") or set --clip" + (lastSaved >= 0
-                            ? "; the checkpoint of step " + lastSaved + " in " + out + " is intact" : ""), e);
+                    throw new IllegalStateException("step " + (state.step + 1) + ": " + e.getMessage()
+                            + "; training diverged: lower --lr (now " + config.lr() + ") or set --clip"
+                            + "; the checkpoint of step " + lastSaved + " in " + out + " is intact", e);
                 }
                 long stepEnd = System.nanoTime();
                 state.step++;
@@ -168,8 +172,9 @@ public final class PromptTrainer {
                 double tokensPerSecond = result.tokens() / Math.max(1e-9, (stepEnd - stepStart) / 1e9);
                 metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), result.loss(), null, lr,
                         result.gradNorm(), tokensPerSecond));
-                listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(), plan.epochAfter(state.step),
-                        result.loss(), lr, result.gradNorm(), tokensPerSecond, (stepEnd - started) / 1e9, state.prompt()));
+                listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(),
+                        plan.epochAfter(state.step), result.loss(), lr, result.gradNorm(), tokensPerSecond,
+                        (stepEnd - started) / 1e9, state.prompt()));
                 if (hasEval && (state.step % plan.evalEvery() == 0 || state.step == plan.totalSteps())) {
                     evaluate(step, state, metrics, evalBatches, out);
                 }
@@ -180,14 +185,13 @@ public final class PromptTrainer {
             }
         }
         save(out, state, metrics, status, title);
-        MetricsLog.Entry last = metrics.isEmpty() ? null : metrics.last();
         double lastLoss = Double.NaN, lastEval = Double.NaN;
         for (MetricsLog.Entry entry : metrics.entries()) {
             if (entry.loss() != null) lastLoss = entry.loss();
             if (entry.evalLoss() != null) lastEval = entry.evalLoss();
         }
-        return new TrainingResult(status, state.step, plan.totalSteps(), last == null ? Double.NaN : lastLoss, lastEval,
-                state.bestEvalLoss, state.bestStep, out);
+        return new TrainingResult(status, state.step, plan.totalSteps(), lastLoss, lastEval, state.bestEvalLoss,
+                state.bestStep, out);
     }
 
     private void evaluate(TrainingStep step, TrainingState state, MetricsLog metrics,
@@ -241,8 +245,9 @@ public final class PromptTrainer {
             if (Files.isDirectory(out)) {
                 try (Stream<Path> entries = Files.list(out)) {
                     if (entries.findAny().isPresent()) {
-                        throw new IllegalArgumentException("--out " + out + " is not empty; training writes a new adapter"
-                                + " folder: choose a new folder, or continue the run in it with --resume " + out);
+                        throw new IllegalArgumentException("--out " + out + " is not empty; training writes a new"
+                                + " adapter folder: choose a new folder, or continue the run in it with --resume "
+                                + out);
                     }
                 }
             } else if (Files.exists(out)) {

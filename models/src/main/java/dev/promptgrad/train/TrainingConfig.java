@@ -90,10 +90,12 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
             Objects.requireNonNull(kind, "init kind");
             boolean needsArgument = kind == Kind.TEXT || kind == Kind.ADAPTER;
             if (needsArgument != (argument != null)) {
-                throw new IllegalArgumentException("init " + kind + (needsArgument ? " needs" : " takes no") + " argument");
+                throw new IllegalArgumentException("init " + kind + (needsArgument ? " needs" : " takes no")
+                        + " argument");
             }
             if (kind == Kind.TEXT && argument.isEmpty()) {
-                throw new IllegalArgumentException("--init text: needs a text after the colon, as in text:\"Classify the review:\"");
+                throw new IllegalArgumentException("--init text: needs a text after the colon, as in"
+                        + " text:\"Classify the review:\"");
             }
         }
 
@@ -102,7 +104,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
             if (spec.startsWith("text:")) return new Init(Kind.TEXT, spec.substring("text:".length()));
             if (spec.startsWith("adapter:")) {
                 String folder = spec.substring("adapter:".length());
-                if (folder.isEmpty()) throw new IllegalArgumentException("--init adapter: needs a folder, as in adapter:runs/first");
+                if (folder.isEmpty()) {
+                    throw new IllegalArgumentException("--init adapter: needs a folder, as in adapter:runs/first");
+                }
                 return new Init(Kind.ADAPTER, folder);
             }
             return switch (spec) {
@@ -236,7 +240,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         Objects.requireNonNull(optimizer, "optimizer");
         Objects.requireNonNull(baseModel, "baseModel");
         positive("--virtual-tokens", virtualTokens);
-        if (!(lr > 0 && Double.isFinite(lr))) throw new IllegalArgumentException("--lr " + lr + " must be a finite number > 0");
+        if (!(lr > 0 && Double.isFinite(lr))) {
+            throw new IllegalArgumentException("--lr " + lr + " must be a finite number > 0");
+        }
         nonNegative("--warmup", warmup);
         positive("--batch", batch);
         positive("--grad-accum", gradAccum);
@@ -244,7 +250,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         nonNegative("--steps", steps);
         if (steps == 0) positive("--epochs", epochs);
         if (!(clip >= 0 && Double.isFinite(clip))) {
-            throw new IllegalArgumentException("--clip " + clip + " must be a finite number >= 0 (0 turns clipping off)");
+            throw new IllegalArgumentException("--clip " + clip + " must be a finite number >= 0 (0 turns clipping"
+                    + " off)");
         }
         nonNegative("--eval-every", evalEvery);
         nonNegative("--save-every", saveEvery);
@@ -254,7 +261,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
                     + " training examples held out");
         }
         if (evalData != null && evalSplit > 0) {
-            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share (--eval-split), not both");
+            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share"
+                    + " (--eval-split), not both");
         }
         schedule = LearningRateSchedule.parse(schedule, lr, warmup, Math.max(warmup, 1)).name();
     }
@@ -363,9 +371,11 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         compare(differences, "--clip", clip, saved.clip);
         compare(differences, "--seed", seed, saved.seed);
         compare(differences, "--objective", objective.kind().cliName(), saved.objective.kind().cliName());
-        compare(differences, "--placement", String.valueOf(objective.placement()), String.valueOf(saved.objective.placement()));
+        compare(differences, "--placement", String.valueOf(objective.placement()),
+                String.valueOf(saved.objective.placement()));
         compare(differences, "--temperature", objective.temperature(), saved.objective.temperature());
-        compare(differences, "--label-text", String.valueOf(objective.labelText()), String.valueOf(saved.objective.labelText()));
+        compare(differences, "--label-text", String.valueOf(objective.labelText()),
+                String.valueOf(saved.objective.labelText()));
         return differences;
     }
 
@@ -445,9 +455,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
 
         public TrainingConfig build() {
             double rate = lr != null ? lr : optimizer.defaultLearningRate();
-            return new TrainingConfig(virtualTokens, init, optimizer, rate, schedule, warmup, batch, gradAccum, maxLength,
-                    steps, epochs, clip, seed, evalEvery, saveEvery, earlyStop, baseModel, tokenizer, trainData, evalData,
-                    evalSplit, objective);
+            return new TrainingConfig(virtualTokens, init, optimizer, rate, schedule, warmup, batch, gradAccum,
+                    maxLength, steps, epochs, clip, seed, evalEvery, saveEvery, earlyStop, baseModel, tokenizer,
+                    trainData, evalData, evalSplit, objective);
         }
     }
 }

@@ -41,7 +41,8 @@ public final class TrainingData {
 
     /** Examples made in code; {@code eval} may be empty. */
     public static TrainingData of(List<Example> train, List<Example> eval) {
-        return new TrainingData(train, eval, train.size() + " examples" + (eval.isEmpty() ? "" : ", " + eval.size() + " held out"));
+        String heldOut = eval.isEmpty() ? "" : ", " + eval.size() + " held out";
+        return new TrainingData(train, eval, train.size() + " examples" + heldOut);
     }
 
     /**
@@ -55,7 +56,8 @@ public final class TrainingData {
     public static TrainingData read(JsonlReader reader, Path trainFile, Path evalFile, double evalSplit, long seed,
                                     int maxLength, OptionalInt bos) {
         if (evalFile != null && evalSplit > 0) {
-            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share (--eval-split), not both");
+            throw new IllegalArgumentException("give held-out data either as a file (--eval) or as a share"
+                    + " (--eval-split), not both");
         }
         if (!(evalSplit >= 0 && evalSplit < 1)) {
             throw new IllegalArgumentException("--eval-split " + evalSplit + " must lie in [0, 1): the share of the"

@@ -65,7 +65,7 @@ public interface TrainingObjective {
     /** SHA-256 (hex) over the examples as the model sees them, so a resumed run can check it has the same data. */
     String dataFingerprint();
 
-    /** The training examples at {@code indices}, in that order, as one micro-batch for a prompt of {@code promptRows}. */
+    /** The training examples at {@code indices}, in that order, as one micro-batch for {@code promptRows}. */
     Batch trainBatch(int[] indices, int promptRows);
 
     /** Held-out examples {@code from} (inclusive) to {@code to} (exclusive) as one batch. */

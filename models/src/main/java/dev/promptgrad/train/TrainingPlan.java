@@ -26,7 +26,8 @@ public record TrainingPlan(int trainExamples, int examplesPerStep, int stepsPerE
         int evalEvery = config.evalEvery() > 0 ? config.evalEvery() : stepsPerEpoch;
         int saveEvery = config.saveEvery() > 0 ? config.saveEvery() : evalEvery;
         if (config.warmup() > total) {
-            throw new IllegalArgumentException("--warmup " + config.warmup() + " is longer than the run's " + total + " steps");
+            throw new IllegalArgumentException("--warmup " + config.warmup() + " is longer than the run's " + total
+                    + " steps");
         }
         return new TrainingPlan(trainExamples, perStep, stepsPerEpoch, total, evalEvery, saveEvery,
                 config.learningRateSchedule(total));

@@ -49,7 +49,8 @@ public final class TrainingState {
 
     TrainingState(TrainingConfig config, int promptRows, int width, float[] prompt, String dataFingerprint) {
         if (prompt.length != promptRows * width) {
-            throw new IllegalArgumentException("a prompt of " + promptRows + " × " + width + " has " + prompt.length + " values");
+            throw new IllegalArgumentException("a prompt of " + promptRows + " × " + width + " has " + prompt.length
+                    + " values");
         }
         this.promptRows = promptRows;
         this.width = width;
@@ -126,8 +127,8 @@ public final class TrainingState {
         try (SafetensorsFile saved = open(file)) {
             List<String> differences = config.trajectoryDifferences(config(saved, file));
             if (!differences.isEmpty()) {
-                throw new TrainingStateException(file + " was trained with other settings: " + String.join(", ", differences)
-                        + "; a resumed run keeps the checkpoint's settings");
+                throw new TrainingStateException(file + " was trained with other settings: "
+                        + String.join(", ", differences) + "; a resumed run keeps the checkpoint's settings");
             }
             JsonObject progress = metadataJson(saved, file, "progress");
             if (!saved.contains(PeftAdapter.TENSOR)) {
@@ -135,28 +136,32 @@ public final class TrainingState {
             }
             long[] shape = saved.info(PeftAdapter.TENSOR).shape();
             if (shape.length != 2 || shape[0] != config.virtualTokens() || shape[1] < 1) {
-                throw new TrainingStateException(file + ": '" + PeftAdapter.TENSOR + "' has shape " + Arrays.toString(shape)
-                        + ", not [" + config.virtualTokens() + ", hidden]");
+                throw new TrainingStateException(file + ": '" + PeftAdapter.TENSOR + "' has shape "
+                        + Arrays.toString(shape) + ", not [" + config.virtualTokens() + ", hidden]");
             }
             int width = Math.toIntExact(shape[1]);
             float[] prompt = saved.readFloats(PeftAdapter.TENSOR);
             for (int i = 0; i < prompt.length; i++) {
                 if (!Float.isFinite(prompt[i])) {
-                    throw new TrainingStateException(file + ": " + PeftAdapter.TENSOR + "[" + i / width + ", " + i % width
-                            + "] is " + prompt[i] + "; the saved prompt is not finite, so training cannot continue from it");
+                    throw new TrainingStateException(file + ": " + PeftAdapter.TENSOR + "[" + i / width + ", "
+                            + i % width + "] is " + prompt[i] + "; the saved prompt is not finite, so training cannot"
+                            + " continue from it");
                 }
             }
             TrainingState state = new TrainingState(config, config.virtualTokens(), width, prompt,
                     progress.requireString("data_sha256"));
             Map<String, float[]> slots = new LinkedHashMap<>();
             for (String name : saved.names()) {
-                if (name.startsWith(OPTIMIZER_PREFIX)) slots.put(name.substring(OPTIMIZER_PREFIX.length()), saved.readFloats(name));
+                if (name.startsWith(OPTIMIZER_PREFIX)) {
+                    slots.put(name.substring(OPTIMIZER_PREFIX.length()), saved.readFloats(name));
+                }
             }
             try {
                 state.optimizer.restore(progress.requireInt("optimizer_steps"), slots);
             } catch (IllegalArgumentException e) {
-                throw new TrainingStateException(file + ": the optimizer state does not fit " + config.optimizer().cliName()
-                        + " over [" + config.virtualTokens() + ", " + width + "]: " + e.getMessage(), e);
+                throw new TrainingStateException(file + ": the optimizer state does not fit "
+                        + config.optimizer().cliName() + " over [" + config.virtualTokens() + ", " + width + "]: "
+                        + e.getMessage(), e);
             }
             state.step = progress.requireInt("step");
             state.epoch = progress.requireInt("epoch");

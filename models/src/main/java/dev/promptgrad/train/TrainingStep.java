@@ -15,9 +15,9 @@ import java.util.List;
 
 /**
  * One optimizer step of a soft prompt on a frozen model: forward and backward of each micro-batch (the
- * workspace is rewound before each, so a step allocates nothing once shapes repeat), the micro-batches'
- * losses and gradients combined, global-norm clipping, and the optimizer's update of the host copy of the
- * prompt. Also the evaluation loss, without backward. The loss of a micro-batch is its
+ * workspace is rewound before each, so a step allocates no backend memory once shapes repeat), the
+ * micro-batches' losses and gradients combined, global-norm clipping, and the optimizer's update of the host
+ * copy of the prompt. Also the evaluation loss, without backward. The loss of a micro-batch is its
  * {@link TrainingObjective.Batch}'s. It owns the workspace and the prompt tensor; it does not choose examples,
  * schedule the rate or save anything.
  *
@@ -62,7 +62,8 @@ public final class TrainingStep implements AutoCloseable {
     /** Steps for a prompt of {@code promptRows} rows {@code width} wide, on {@code backend}. */
     public TrainingStep(Backend backend, int promptRows, int width) {
         if (promptRows < 1 || width < 1) {
-            throw new IllegalArgumentException("a prompt needs at least one row and one column, got " + promptRows + " × "
+            throw new IllegalArgumentException("a prompt needs at least one row and one column, got "
+                    + promptRows + " × "
                     + width);
         }
         this.backend = backend;
@@ -81,8 +82,8 @@ public final class TrainingStep implements AutoCloseable {
      * @param clip the global-norm bound; 0 for none
      * @throws IllegalStateException if the loss or the gradient is not finite (nothing is changed then)
      */
-    public Result run(float[] prompt, List<? extends TrainingObjective.Batch> microBatches, Optimizer optimizer, double lr,
-                      double clip) {
+    public Result run(float[] prompt, List<? extends TrainingObjective.Batch> microBatches, Optimizer optimizer,
+                      double lr, double clip) {
         long[] labelled = new long[microBatches.size()];
         long total = 0, tokens = 0;
         for (int i = 0; i < labelled.length; i++) {
@@ -90,7 +91,9 @@ public final class TrainingStep implements AutoCloseable {
             total += labelled[i];
             tokens += microBatches.get(i).tokens();
         }
-        if (total == 0) throw new IllegalArgumentException("nothing to score (no labelled token) in this step's examples");
+        if (total == 0) {
+            throw new IllegalArgumentException("nothing to score (no labelled token) in this step's examples");
+        }
         backend.upload(prompt, promptValues);
         Arrays.fill(sum, 0);
         double loss = 0;
@@ -111,7 +114,8 @@ public final class TrainingStep implements AutoCloseable {
         }
         double norm = clip > 0 ? GradientClipping.clipByGlobalNorm(gradient, clip) : l2Norm(gradient);
         if (!Double.isFinite(norm)) {
-            throw new IllegalStateException("the gradient norm is " + norm + " at loss " + loss + "; the prompt was not changed");
+            throw new IllegalStateException("the gradient norm is " + norm + " at loss " + loss
+                    + "; the prompt was not changed");
         }
         optimizer.step(prompt, gradient, lr);
         return new Result(loss, norm, total, tokens);
@@ -131,7 +135,9 @@ public final class TrainingStep implements AutoCloseable {
             total += n;
         }
         tape.reset();
-        if (total == 0) throw new IllegalArgumentException("nothing to score (no labelled token) in the held-out examples");
+        if (total == 0) {
+            throw new IllegalArgumentException("nothing to score (no labelled token) in the held-out examples");
+        }
         return weighted / total;
     }
 

@@ -36,7 +36,8 @@ class DemoCommandTest {
     void helpListsEveryFlag() {
         CliRun run = CliRun.of("demo", "--help");
         assertEquals(Main.OK, run.exitCode(), run.describe());
-        for (String flag : new String[] {"--out=DIR", "--steps=N", "--seed=S", "--placement=WHERE", "--json", "--threads=N"}) {
+        for (String flag : new String[] {"--out=DIR", "--steps=N", "--seed=S", "--placement=WHERE", "--json",
+                "--threads=N"}) {
             assertTrue(run.out().contains(flag), flag + " missing from " + run.describe());
         }
     }
@@ -52,7 +53,8 @@ class DemoCommandTest {
         assertTrue(accuracy.find() && accuracy.group(1).equals("with the trained prompt"), run.describe());
         int after = Integer.parseInt(accuracy.group(3));
         assertTrue(before < 110, "the zero-shot baseline is clearly below 100%: " + before + " of 120");
-        assertTrue(after >= before + 4, "4 steps already help: " + before + " -> " + after + " of 120\n" + run.describe());
+        assertTrue(after >= before + 4, "4 steps already help: " + before + " -> " + after + " of 120\n"
+                + run.describe());
         assertTrue(run.out().contains("step 4/4"), "train's progress is shown: " + run.describe());
 
         PeftAdapter adapter = PeftAdapter.read(out);
@@ -64,7 +66,8 @@ class DemoCommandTest {
         for (String resource : new String[] {TopicDemo.TRAIN_RESOURCE, TopicDemo.HELD_OUT_RESOURCE}) {
             try (InputStream in = DemoCommandTest.class.getResourceAsStream(resource)) {
                 assertArrayEquals(in.readAllBytes(), Files.readAllBytes(out.resolve("data")
-                        .resolve(resource.substring(resource.lastIndexOf('/') + 1))), resource + " is copied beside the adapter");
+                        .resolve(resource.substring(resource.lastIndexOf('/') + 1))),
+                        resource + " is copied beside the adapter");
             }
         }
         String quoted = "'" + out + "'";

@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code promptgrad embed} end to end: MiniLM's embeddings of two sentences against PyTorch's (tools/minilm_reference.py);
+ * {@code promptgrad embed} end to end: MiniLM's embeddings of two sentences against PyTorch's
+ * (tools/minilm_reference.py);
  * with a soft prompt on the tiny BERT, the JSON form against {@link Embedder}, and the prompt's placement mattering;
  * refusals of a causal LM, an adapter of the wrong width and nothing to embed.
  */
@@ -35,7 +36,8 @@ class EmbedCommandTest {
 
     private static JsonObject minilmReference() throws IOException {
         try (InputStream in = EmbedCommandTest.class.getResourceAsStream("/fixtures/minilm/reference.json")) {
-            return JsonObject.of(Json.parse(in.readAllBytes(), "reference.json", JsonLimits.upTo(1 << 20)), "reference.json");
+            return JsonObject.of(Json.parse(in.readAllBytes(), "reference.json", JsonLimits.upTo(1 << 20)),
+                    "reference.json");
         }
     }
 
@@ -99,7 +101,8 @@ class EmbedCommandTest {
             double[] embedding = item.requireDoubles("embedding");
             assertEquals(16, embedding.length);
             for (int d = 0; d < 16; d++) {
-                assertEquals(expected[i][d], (float) embedding[d], "text " + i + " value " + d + ": the float's digits");
+                assertEquals(expected[i][d], (float) embedding[d], "text " + i + " value " + d
+                        + ": the float's digits");
                 placementChange = Math.max(placementChange, Math.abs(expected[i][d] - before[i][d]));
             }
         }

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -38,7 +39,8 @@ class EncoderTrainCommandTest {
             "tech", List.of("phone", "code", "app", "screen", "data", "laptop", "wifi"),
             "health", List.of("doctor", "sleep", "fever", "pain", "nurse"),
             "travel", List.of("flight", "train", "hotel", "beach", "passport", "map"));
-    private static final List<String> FILLERS = List.of("the", "a", "is", "was", "good", "bad", "new", "old", "we", "they");
+    private static final List<String> FILLERS = List.of("the", "a", "is", "was", "good", "bad", "new", "old", "we",
+            "they");
 
     @TempDir
     Path folder;
@@ -46,12 +48,13 @@ class EncoderTrainCommandTest {
     /** {@code count} texts of three topic words and a filler, labelled with the topic, as JSONL. */
     private Path labelled(String name, int count, long seed) throws IOException {
         Random random = new Random(seed);
-        List<String> topics = List.copyOf(new java.util.TreeSet<>(TOPICS.keySet()));
+        List<String> topics = List.copyOf(new TreeSet<>(TOPICS.keySet()));
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             String topic = topics.get(i % topics.size());
             List<String> words = TOPICS.get(topic);
-            String text = FILLERS.get(random.nextInt(FILLERS.size())) + " " + words.get(random.nextInt(words.size())) + " "
+            String text = FILLERS.get(random.nextInt(FILLERS.size())) + " "
+                    + words.get(random.nextInt(words.size())) + " "
                     + words.get(random.nextInt(words.size())) + " " + FILLERS.get(random.nextInt(FILLERS.size()));
             lines.add("{\"text\": \"" + text + "\", \"label\": \"" + topic + "\"}");
         }
@@ -73,7 +76,8 @@ class EncoderTrainCommandTest {
         CliRun run = CliRun.of(args(model, train, "--objective", "classify", "--placement", "after-cls", "--eval",
                 eval.toString(), "--steps", "6", "--out", whole.toString()));
         assertEquals(Main.OK, run.exitCode(), run.describe());
-        assertTrue(run.out().contains("held-out accuracy: ") && run.out().contains(" of 10) with the prompt"), run.describe());
+        assertTrue(run.out().contains("held-out accuracy: ") && run.out().contains(" of 10) with the prompt"),
+                run.describe());
         JsonObject config = Json.parseObjectFile(whole.resolve(PeftAdapter.CONFIG_FILE), JsonLimits.upTo(1 << 20));
         assertEquals("FEATURE_EXTRACTION", config.requireString("task_type"));
         assertEquals(model.toString(), config.requireString("base_model_name_or_path"));
@@ -91,10 +95,13 @@ class EncoderTrainCommandTest {
         assertArrayEquals(PeftAdapter.read(whole).embeddings(), PeftAdapter.read(stopped).embeddings(),
                 "3 steps, then 3 more after --resume, give the prompt of one 6-step run");
 
-        List<String> text = List.of("--model", model.toString(), "--text", "the team score a goal", "--device", "reference");
+        List<String> text = List.of("--model", model.toString(), "--text", "the team score a goal", "--device",
+                "reference");
         CliRun saved1 = CliRun.of(concat(List.of("embed", "--prompt", whole.toString()), text));
-        CliRun afterCls = CliRun.of(concat(List.of("embed", "--prompt", whole.toString(), "--placement", "after-cls"), text));
-        CliRun beforeCls = CliRun.of(concat(List.of("embed", "--prompt", whole.toString(), "--placement", "before-cls"), text));
+        CliRun afterCls = CliRun.of(concat(List.of("embed", "--prompt", whole.toString(), "--placement", "after-cls"),
+                text));
+        CliRun beforeCls = CliRun.of(concat(List.of("embed", "--prompt", whole.toString(), "--placement", "before-cls"),
+                text));
         assertEquals(afterCls.out(), saved1.out(), "embed places the prompt as its training run did");
         assertFalse(beforeCls.out().equals(saved1.out()), "and the placement changes the embedding");
     }
@@ -110,7 +117,8 @@ class EncoderTrainCommandTest {
         Path model = TinyBert.folder(folder);
         List<String> lines = new ArrayList<>();
         for (String[] pair : new String[][] {{"ball", "the team score a goal"}, {"bread", "bake in the oven"},
-                {"phone", "the app on the screen"}, {"fever", "the doctor and the nurse"}, {"flight", "a hotel on the beach"}}) {
+                {"phone", "the app on the screen"}, {"fever", "the doctor and the nurse"},
+                {"flight", "a hotel on the beach"}}) {
             lines.add("{\"query\": \"" + pair[0] + "\", \"positive\": \"" + pair[1] + "\"}");
         }
         Path pairs = Files.write(folder.resolve("pairs.jsonl"), lines);
@@ -132,7 +140,9 @@ class EncoderTrainCommandTest {
         assertEquals(Main.FAILED, run.exitCode(), run.describe());
         assertEquals("", run.out(), run.describe());
         assertTrue(run.err().startsWith("error: ") && run.err().strip().lines().count() == 1, run.describe());
-        for (String fragment : fragments) assertTrue(run.err().contains(fragment), "'" + fragment + "' in " + run.describe());
+        for (String fragment : fragments) {
+            assertTrue(run.err().contains(fragment), "'" + fragment + "' in " + run.describe());
+        }
         assertFalse(Files.exists(out), out + " is not created");
     }
 

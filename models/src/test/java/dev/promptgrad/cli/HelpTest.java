@@ -45,9 +45,9 @@ class HelpTest {
 
     @Test
     void usageErrorsAreOneLineWithAPointerToHelp() {
-        CliRun unknown = CliRun.of("train");
+        CliRun unknown = CliRun.of("fly");
         assertEquals(Main.USAGE, unknown.exitCode());
-        assertEquals("error: Unmatched argument at index 0: 'train' (see 'promptgrad --help')\n", unknown.err());
+        assertEquals("error: Unmatched argument at index 0: 'fly' (see 'promptgrad --help')\n", unknown.err());
 
         CliRun missing = CliRun.of("grad", "--model", "m", "--prompt", "p", "--out", "o.safetensors");
         assertEquals(Main.USAGE, missing.exitCode());

@@ -51,7 +51,8 @@ class TrainCommandTest {
     }
 
     private static String prefix(Object row, int length) {
-        return ((List<?>) row).subList(0, length).stream().map(String::valueOf).collect(Collectors.joining(", ", "[", "]"));
+        return ((List<?>) row).subList(0, length).stream().map(String::valueOf)
+                .collect(Collectors.joining(", ", "[", "]"));
     }
 
     /** {@code count} lines of random ids (1..60), the second half of each scored. */
@@ -78,9 +79,9 @@ class TrainCommandTest {
     @Test
     void tenStepsFromTheFixtureAdapterLandOnPyTorchsPrompt() throws IOException {
         Path out = folder.resolve("run");
-        CliRun run = CliRun.of("train", "--model", MODEL.toString(), "--data", goldenData().toString(), "--out", out.toString(),
-                "--init", "adapter:" + ADAPTER, "--optimizer", "adamw", "--batch", "3", "--steps", "10", "--clip", "0",
-                "--device", "reference");
+        CliRun run = CliRun.of("train", "--model", MODEL.toString(), "--data", goldenData().toString(),
+                "--out", out.toString(), "--init", "adapter:" + ADAPTER, "--optimizer", "adamw", "--batch", "3",
+                "--steps", "10", "--clip", "0", "--device", "reference");
         assertEquals(Main.OK, run.exitCode(), run.describe());
         assertEquals("", run.err());
         assertTrue(run.out().startsWith("training 10 steps (3 examples each, 1 per epoch) on "), run.describe());
@@ -111,8 +112,8 @@ class TrainCommandTest {
         assertTrue(rest.out().startsWith("resuming at step 3 of 7 steps"), rest.describe());
         String summary = rest.out().strip().lines().reduce((a, b) -> b).orElseThrow();
         JsonObject result = JsonObject.of(Json.parse(summary, "stdout", JsonLimits.upTo(1 << 20)), "stdout");
-        assertEquals(List.of("status", "steps", "total_steps", "loss", "eval_loss", "best_eval_loss", "best_step", "out"),
-                List.copyOf(result.keys()));
+        assertEquals(List.of("status", "steps", "total_steps", "loss", "eval_loss", "best_eval_loss", "best_step",
+                "out"), List.copyOf(result.keys()));
         assertEquals("finished", result.requireString("status"));
         assertEquals(7, result.requireInt("steps"));
         for (String file : List.of(PeftAdapter.WEIGHTS_FILE, PeftAdapter.CONFIG_FILE, "training_state.safetensors")) {
@@ -120,7 +121,8 @@ class TrainCommandTest {
         }
         CliRun changed = CliRun.of("train", "--resume", split.toString(), "--steps", "9", "--lr", "0.1");
         assertEquals(Main.FAILED, changed.exitCode(), changed.describe());
-        assertTrue(changed.err().startsWith("error: ") && changed.err().contains("--lr 0.1 (checkpoint: 0.3)"), changed.describe());
+        assertTrue(changed.err().startsWith("error: ") && changed.err().contains("--lr 0.1 (checkpoint: 0.3)"),
+                changed.describe());
 
         CliRun generate = CliRun.of("generate", "--model", MODEL.toString(), "--prompt", whole.toString(),
                 "--input-ids", "5,6,7", "--max-new-tokens", "4", "--temperature", "0");
@@ -149,16 +151,31 @@ class TrainCommandTest {
     }
 
     @Test
+    void helpListsEveryFlag() {
+        CliRun run = CliRun.of("train", "--help");
+        assertEquals(Main.OK, run.exitCode(), run.describe());
+        for (String flag : List.of("--model=PATH", "--tokenizer=FILE", "--data=TRAIN.jsonl", "--eval=EVAL.jsonl",
+                "--eval-split=SHARE", "--out=DIR", "--resume=DIR", "--virtual-tokens=N", "--init=SPEC",
+                "--optimizer=NAME", "--lr=RATE", "--schedule=NAME", "--warmup=STEPS", "--batch=N", "--grad-accum=N",
+                "--max-length=N", "--steps=N", "--epochs=N", "--clip=NORM", "--seed=S", "--eval-every=STEPS",
+                "--save-every=STEPS", "--early-stop=PATIENCE", "--json", "--device=DEVICE", "--threads=N", "--debug")) {
+            assertTrue(run.out().contains(flag), flag + " missing from\n" + run.out());
+        }
+    }
+
+    @Test
     void badInputFailsWithOneLineNamingFileAndLine() throws IOException {
         Path empty = Files.writeString(folder.resolve("empty.jsonl"), "");
         assertTrue(failure(empty).startsWith(empty + ": the file is empty"));
         Path notJson = Files.writeString(folder.resolve("bad.jsonl"), "{\"input_ids\": [1, 2]}\n{\"input_ids\": [1,\n");
         assertTrue(failure(notJson).startsWith(notJson + ":2: not valid JSON"));
-        Path neither = Files.writeString(folder.resolve("neither.jsonl"), "{\"input_ids\": [1, 2]}\n\n{\"prompt\": \"x\"}\n");
+        Path neither = Files.writeString(folder.resolve("neither.jsonl"),
+                "{\"input_ids\": [1, 2]}\n\n{\"prompt\": \"x\"}\n");
         assertTrue(failure(neither).startsWith(neither + ":3: the object has keys [prompt], which is neither form"));
         int[] ids = new int[28];
         Arrays.fill(ids, 7);
-        Path tooLong = Files.writeString(folder.resolve("long.jsonl"), "{\"input_ids\": " + Arrays.toString(ids) + "}\n");
+        Path tooLong = Files.writeString(folder.resolve("long.jsonl"),
+                "{\"input_ids\": " + Arrays.toString(ids) + "}\n");
         assertEquals(tooLong + ":1: the example has 28 tokens, more than the 27 that fit (the model's context of 32"
                 + " positions less the prompt's 5); shorten it", failure(tooLong, "--virtual-tokens", "5"));
         assertFalse(Files.exists(folder.resolve("out")), "a refused run writes nothing");
@@ -181,8 +198,9 @@ class TrainCommandTest {
     @Test
     void missingFlagsAreUsageErrors() {
         CliRun run = CliRun.of("train", "--model", MODEL.toString());
-        assertEquals(Main.FAILED, run.exitCode(), run.describe());
-        assertTrue(run.err().contains("train needs --model, --data and --out"), run.describe());
+        assertEquals(Main.USAGE, run.exitCode(), run.describe());
+        assertEquals("error: train needs --model, --data and --out, or --resume DIR to continue a run (see 'promptgrad"
+                + " train --help')\n", run.err());
         CliRun both = CliRun.of("train", "--steps", "3", "--epochs", "2");
         assertEquals(Main.USAGE, both.exitCode(), both.describe());
         assertTrue(both.err().contains("mutually exclusive"), both.describe());

@@ -37,11 +37,13 @@ class EncoderDataTest {
         Path labelled = file("labelled.jsonl", "{\"text\": \"the goal\", \"label\": \"sports\"}", "",
                 "{\"label\": \"cooking\", \"text\": \"bake bread\"}\r");
         EncoderData<LabelledText> data = EncoderData.labelled(labelled, null, 0, 0);
-        assertEquals(List.of(new LabelledText("the goal", "sports"), new LabelledText("bake bread", "cooking")), data.train());
+        assertEquals(List.of(new LabelledText("the goal", "sports"), new LabelledText("bake bread", "cooking")),
+                data.train());
         assertTrue(data.eval().isEmpty());
         Path pairs = file("pairs.jsonl", "{\"query\": \"fever\", \"positive\": \"see a doctor\"}");
         assertEquals(List.of(new TextPair("fever", "see a doctor")), EncoderData.pairs(pairs, null, 0, 0).train());
-        EncoderData<LabelledText> withEval = EncoderData.labelled(labelled, pairs.resolveSibling("labelled.jsonl"), 0, 0);
+        Path again = pairs.resolveSibling("labelled.jsonl");
+        EncoderData<LabelledText> withEval = EncoderData.labelled(labelled, again, 0, 0);
         assertEquals(2, withEval.eval().size(), "a held-out file is read in the same form");
     }
 
@@ -68,7 +70,8 @@ class EncoderDataTest {
                 "{\"text\": \"bake bread\"}");
         DataFormatException e = assertThrows(DataFormatException.class,
                 () -> EncoderData.labelled(unlabelled, null, 0, 0));
-        assertMentions(e, unlabelled + ":2:", "no \"label\"", "--objective classify", "{\"text\": \"…\", \"label\": \"…\"}");
+        assertMentions(e, unlabelled + ":2:", "no \"label\"", "--objective classify",
+                "{\"text\": \"…\", \"label\": \"…\"}");
         assertEquals(2, e.line());
     }
 

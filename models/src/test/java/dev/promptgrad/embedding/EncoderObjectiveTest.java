@@ -129,7 +129,8 @@ class EncoderObjectiveTest {
                 at[k] = loss(batch, shifted);
             }
             double numeric = (at[0] - 8 * at[1] + 8 * at[2] - at[3]) / (12 * h);
-            assertTrue(Math.abs(numeric - analytic[i]) < 1e-3 * scale, what + ": dPrompt[" + i / DIM + ", " + i % DIM + "] is " + analytic[i]
+            assertTrue(Math.abs(numeric - analytic[i]) < 1e-3 * scale, what + ": dPrompt[" + i / DIM + ", " + i % DIM
+                    + "] is " + analytic[i]
                     + " on the tape but " + numeric + " by finite differences");
         }
     }
@@ -158,7 +159,8 @@ class EncoderObjectiveTest {
                 Tape tape = new Tape(backend, workspace);
                 EncoderBatch batch = encoder.batch(List.of(texts.get(i)), prompt == null ? 0 : PROMPT_ROWS);
                 Variable p = prompt == null ? null : tape.constant(scope.of(DType.F32, prompt, PROMPT_ROWS, DIM), "p");
-                double[] pooled = backend.downloadDouble(encoder.model().forward(tape, batch, p, placement).pooled().value());
+                Variable embedding = encoder.model().forward(tape, batch, p, placement).pooled();
+                double[] pooled = backend.downloadDouble(embedding.value());
                 double norm = 0;
                 for (double v : pooled) norm += v * v;
                 for (int d = 0; d < pooled.length; d++) pooled[d] /= Math.sqrt(norm);

@@ -37,7 +37,8 @@ class PeftAdapterWriteTest {
         Path out = folder.resolve("adapter");
         PeftAdapter.write(out, fixture.embeddings(), 5, 16, GPT2_TINY_RANDOM);
         for (String file : new String[] {PeftAdapter.CONFIG_FILE, PeftAdapter.WEIGHTS_FILE}) {
-            assertArrayEquals(Files.readAllBytes(FIXTURE_ADAPTER.resolve(file)), Files.readAllBytes(out.resolve(file)), file);
+            assertArrayEquals(Files.readAllBytes(FIXTURE_ADAPTER.resolve(file)), Files.readAllBytes(out.resolve(file)),
+                    file);
         }
         try (var files = Files.list(out)) {
             assertEquals(2, files.count(), "no temporary file may be left behind");
@@ -106,7 +107,8 @@ class PeftAdapterWriteTest {
         Messages.assertMentions(assertThrows(IllegalArgumentException.class,
                 () -> PeftAdapter.write(out, prompt, 2, 3, GPT2_TINY_RANDOM)), "prompt_embeddings[1, 1]", "NaN");
         assertFalse(Files.exists(out.resolve(PeftAdapter.WEIGHTS_FILE)));
-        assertThrows(IllegalArgumentException.class, () -> PeftAdapter.write(out, new float[5], 2, 3, GPT2_TINY_RANDOM));
+        assertThrows(IllegalArgumentException.class,
+                () -> PeftAdapter.write(out, new float[5], 2, 3, GPT2_TINY_RANDOM));
     }
 
     @Test

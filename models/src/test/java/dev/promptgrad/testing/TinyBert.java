@@ -35,13 +35,15 @@ public final class TinyBert {
         return "{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"vocab\": {" + vocab + "}},"
                 + " \"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": true},"
                 + " \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"},"
-                + " \"post_processor\": {\"type\": \"BertProcessing\", \"cls\": [\"[CLS]\", 2], \"sep\": [\"[SEP]\", 3]},"
+                + " \"post_processor\": {\"type\": \"BertProcessing\","
+                + " \"cls\": [\"[CLS]\", 2], \"sep\": [\"[SEP]\", 3]},"
                 + " \"padding\": {\"pad_id\": 0}}";
     }
 
     /** The tiny BERT on {@code backend}, with the tokenizer; the caller closes it. */
     public static Encoder open(Backend backend) {
-        WordPieceTokenizer tokenizer = WordPieceTokenizer.read(tokenizerJson().getBytes(StandardCharsets.UTF_8), "tiny words");
+        WordPieceTokenizer tokenizer = WordPieceTokenizer.read(tokenizerJson().getBytes(StandardCharsets.UTF_8),
+                "tiny words");
         return new Encoder(BertModel.load(Fixtures.folder("bert-tiny"), backend, null), tokenizer);
     }
 

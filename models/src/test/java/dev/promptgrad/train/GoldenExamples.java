@@ -21,7 +21,8 @@ final class GoldenExamples {
     }
 
     static List<Example> of(String fixture) {
-        JsonObject golden = Json.parseObjectFile(Fixtures.folder(fixture).resolve("golden.json"), JsonLimits.upTo(1 << 24));
+        Path file = Fixtures.folder(fixture).resolve("golden.json");
+        JsonObject golden = Json.parseObjectFile(file, JsonLimits.upTo(1 << 24));
         List<Object> ids = golden.requireArray("input_ids");
         List<Object> labels = golden.requireArray("labels");
         int[] lengths = golden.requireInts("lengths");

@@ -4,7 +4,10 @@ import dev.promptgrad.backend.Backend;
 import dev.promptgrad.backend.ReferenceBackend;
 import dev.promptgrad.checkpoint.HuggingFaceCheckpoint;
 import dev.promptgrad.data.BosEosRule;
+import dev.promptgrad.data.RightPadding;
 import dev.promptgrad.model.LanguageModel;
+import dev.promptgrad.model.TokenBatch;
+import dev.promptgrad.prompt.PeftAdapter;
 import dev.promptgrad.prompt.PromptInit;
 import dev.promptgrad.testing.Compare;
 import dev.promptgrad.testing.Fixtures;
@@ -12,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,7 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Ten steps of {@link PromptTrainer} on each tiny golden model follow PyTorch's prompt trajectory, for AdamW
  * (torch.optim.AdamW) and for Lester et al.'s Adafactor (Hugging Face's algorithm): the loss before each step and
- * the prompt after it, from the fixture adapter's prompt, on the whole batch every step.
+ * the prompt after it, from the fixture adapter's prompt, on the whole batch every step. The fixture adapter
+ * itself, written as PEFT writes one, gives the golden loss.
  */
 class GoldenTrajectoryTest {
 
@@ -37,6 +42,22 @@ class GoldenTrajectoryTest {
         return Stream.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa").flatMap(fixture -> Stream.of(
                 Arguments.of(fixture, TrainingConfig.OptimizerKind.ADAMW, "trajectory"),
                 Arguments.of(fixture, TrainingConfig.OptimizerKind.ADAFACTOR, "trajectory_adafactor")));
+    }
+
+    /** The adapter folder the fixture script writes as PEFT does loads, and gives PyTorch's loss. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa"})
+    void fixtureAdapterGivesTheGoldenLoss(String fixture) {
+        PeftAdapter adapter = PeftAdapter.read(GoldenExamples.adapter(fixture));
+        float[] loss = GoldenExamples.tensor(fixture, "loss");
+        try (Backend backend = new ReferenceBackend();
+             LanguageModel model = HuggingFaceCheckpoint.load(Fixtures.folder(fixture), backend);
+             TrainingStep step = new TrainingStep(model, adapter.virtualTokens())) {
+            adapter.requireWidth(model.dim(), fixture);
+            TokenBatch batch = RightPadding.batch(GoldenExamples.of(fixture), 0);
+            CausalLmObjective.Batch scored = new CausalLmObjective.Batch(model, batch, adapter.virtualTokens());
+            assertEquals(loss[0], step.evaluate(adapter.embeddings(), List.of(scored)), 1e-6 * loss[0], fixture);
+        }
     }
 
     @ParameterizedTest(name = "{0} {1}")
@@ -71,7 +92,8 @@ class GoldenTrajectoryTest {
             assertEquals(expectedLosses[s], report.loss(), tolerance * Math.abs(expectedLosses[s]),
                     fixture + " " + optimizer + ": loss before step " + s);
             float[] expected = Arrays.copyOfRange(expectedPrompts, s * size, (s + 1) * size);
-            Compare.assertClose(expected, report.prompt(), tolerance, fixture + " " + optimizer + " prompt after step " + s);
+            Compare.assertClose(expected, report.prompt(), tolerance,
+                    fixture + " " + optimizer + " prompt after step " + s);
         }
         assertTrue(expectedLosses[9] < expectedLosses[0] - 0.1, "the fixture's trajectory must go somewhere");
     }

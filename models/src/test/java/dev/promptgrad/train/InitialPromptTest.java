@@ -58,7 +58,8 @@ class InitialPromptTest {
     }
 
     private float[] start(TrainingConfig.Init init, int rows, TrainingData data) {
-        TrainingConfig config = TrainingConfig.builder("gpt2-tiny").virtualTokens(rows).init(init).seed(9).tokenizer("chars").build();
+        TrainingConfig config = TrainingConfig.builder("gpt2-tiny").virtualTokens(rows).init(init).seed(9)
+                .tokenizer("chars").build();
         BosEosRule bos = new BosEosRule(OptionalInt.of(CharTokenizer.BOS), OptionalInt.empty());
         PromptInit.Initial initial = InitialPrompt.of(config, model, new CharTokenizer(), bos, data);
         assertEquals(rows, initial.tokens());
@@ -83,7 +84,8 @@ class InitialPromptTest {
     @Test
     void textIsPeftsTextInitWithSpecialTokensRepeated() {
         float[] values = start(TrainingConfig.Init.parse("text:ab"), 5, data(Example.everyToken(new int[] {4})));
-        int[] ids = {CharTokenizer.BOS, 4, 5, CharTokenizer.BOS, 4};   // tokenizer("ab") = [BOS, a, b], repeated, cut to 5
+        // tokenizer("ab") = [BOS, a, b], repeated and cut to 5
+        int[] ids = {CharTokenizer.BOS, 4, 5, CharTokenizer.BOS, 4};
         for (int r = 0; r < 5; r++) {
             float[] expected = row(ids[r]);
             for (int d = 0; d < 16; d++) assertEquals(expected[d], values[r * 16 + d], "row " + r);
@@ -104,7 +106,8 @@ class InitialPromptTest {
         float[] third = row(random.nextInt(61)), fourth = row(random.nextInt(61));
         for (int d = 0; d < 16; d++) {
             assertEquals(ten[d], values[d], "label 'ten' alone");
-            assertEquals((float) (((double) twenty[d] + twentyOne[d]) / 2), values[16 + d], "label 'twenty twenty-one' averaged");
+            assertEquals((float) (((double) twenty[d] + twentyOne[d]) / 2), values[16 + d],
+                    "label 'twenty twenty-one' averaged");
             assertEquals(third[d], values[32 + d], "then sampled rows");
             assertEquals(fourth[d], values[48 + d]);
         }

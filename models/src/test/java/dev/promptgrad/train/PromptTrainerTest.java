@@ -8,6 +8,7 @@ import dev.promptgrad.data.BosEosRule;
 import dev.promptgrad.data.Example;
 import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.prompt.PeftAdapter;
+import dev.promptgrad.prompt.PromptInit;
 import dev.promptgrad.testing.Compare;
 import dev.promptgrad.testing.Fixtures;
 import dev.promptgrad.testing.Messages;
@@ -63,8 +64,8 @@ class PromptTrainerTest {
         try (Backend backend = new ReferenceBackend();
              LanguageModel model = HuggingFaceCheckpoint.load(Fixtures.folder(TinyRuns.MODEL), backend)) {
             for (int[] shape : shapes) {
-                TrainingConfig config = TinyRuns.config(TrainingConfig.OptimizerKind.ADAMW).batch(shape[0]).gradAccum(shape[1])
-                        .steps(6).evalEvery(100).build();
+                TrainingConfig config = TinyRuns.config(TrainingConfig.OptimizerKind.ADAMW).batch(shape[0])
+                        .gradAccum(shape[1]).steps(6).evalEvery(100).build();
                 List<TrainingListener.StepReport> reports = new ArrayList<>();
                 PromptTrainer trainer = new PromptTrainer(model, data, config, 0, new TrainingListener() {
                     @Override
@@ -72,17 +73,18 @@ class PromptTrainerTest {
                         reports.add(report);
                     }
                 });
-                trainer.train(folder.resolve("b" + shape[0]), InitialPrompt.of(config, model, null, BosEosRule.NONE, data),
-                        new AtomicBoolean());
+                PromptInit.Initial initial = InitialPrompt.of(config, model, null, BosEosRule.NONE, data);
+                trainer.train(folder.resolve("b" + shape[0]), initial, new AtomicBoolean());
                 runs.add(reports);
             }
         }
         for (int r = 1; r < runs.size(); r++) {
             for (int s = 0; s < 6; s++) {
                 TrainingListener.StepReport big = runs.get(0).get(s), small = runs.get(r).get(s);
-                assertEquals(big.loss(), small.loss(), 1e-6 * big.loss(), "loss of step " + (s + 1) + ", batch " + shapes[r][0]);
-                assertEquals(big.gradNorm(), small.gradNorm(), 1e-5 * big.gradNorm(), "gradient norm of step " + (s + 1));
-                Compare.assertClose(big.prompt(), small.prompt(), 1e-6, "prompt after step " + (s + 1) + ", batch " + shapes[r][0]);
+                String what = "step " + (s + 1) + ", batch " + shapes[r][0];
+                assertEquals(big.loss(), small.loss(), 1e-6 * big.loss(), "loss of " + what);
+                assertEquals(big.gradNorm(), small.gradNorm(), 1e-5 * big.gradNorm(), "gradient norm of " + what);
+                Compare.assertClose(big.prompt(), small.prompt(), 1e-6, "prompt after " + what);
             }
         }
     }
@@ -114,16 +116,19 @@ class PromptTrainerTest {
         assertEquals(Checkpoint.Status.EARLY_STOPPED, result.status());
         assertEquals(2, result.steps(), "two evaluations without improvement after step 0's");
         assertEquals(3, evalLosses.size());
-        assertTrue(evalLosses.get(2) > evalLosses.get(1) && evalLosses.get(1) > evalLosses.get(0), evalLosses.toString());
+        assertTrue(evalLosses.get(2) > evalLosses.get(1) && evalLosses.get(1) > evalLosses.get(0),
+                evalLosses.toString());
         assertEquals(0, result.bestStep());
         assertEquals(evalLosses.get(0), result.bestEvalLoss());
-        assertArrayEquals(firstPrompt[0], PeftAdapter.read(folder.resolve("run").resolve(Checkpoint.BEST)).embeddings());
+        PeftAdapter best = PeftAdapter.read(folder.resolve("run").resolve(Checkpoint.BEST));
+        assertArrayEquals(firstPrompt[0], best.embeddings());
     }
 
     @Test
     void outputFolderHoldsTheAdapterStateMetricsAndCurves() throws IOException {
         Path out = folder.resolve("run");
-        TrainingResult result = TinyRuns.run(TinyRuns.config(TrainingConfig.OptimizerKind.ADAFACTOR).build(), TinyRuns.data(), out);
+        TrainingConfig config = TinyRuns.config(TrainingConfig.OptimizerKind.ADAFACTOR).build();
+        TrainingResult result = TinyRuns.run(config, TinyRuns.data(), out);
         try (var files = Files.list(out)) {
             assertEquals(List.of("adapter_config.json", "adapter_model.safetensors", "best", "checkpoint.json",
                     "loss_curve.png", "loss_curve.svg", "metrics.jsonl", "training_state.safetensors"),
@@ -131,19 +136,21 @@ class PromptTrainerTest {
         }
         PeftAdapter adapter = PeftAdapter.read(out);
         assertEquals(4, adapter.virtualTokens());
-        assertTrue(Files.readString(out.resolve(PeftAdapter.CONFIG_FILE)).contains("\"prompt_tuning_init\": \"SAMPLE_VOCAB\""));
+        String adapterConfig = Files.readString(out.resolve(PeftAdapter.CONFIG_FILE));
+        assertTrue(adapterConfig.contains("\"prompt_tuning_init\": \"SAMPLE_VOCAB\""), adapterConfig);
         List<String> lines = Files.readAllLines(out.resolve(MetricsLog.FILE));
         assertEquals(11, lines.size(), "step 0 (evaluation only) and steps 1 to 10");
         assertTrue(lines.get(0).matches("\\{\"step\":0,\"epoch\":0\\.0,\"eval_loss\":[0-9.]+}"), lines.get(0));
-        assertTrue(lines.get(3).matches("\\{\"step\":3,\"epoch\":1\\.0,\"loss\":[0-9.]+,\"lr\":[0-9.e-]+,\"grad_norm\":[0-9.e-]+,"
-                + "\"tokens_per_s\":[0-9.e]+,\"eval_loss\":[0-9.]+}"), lines.get(3));
+        assertTrue(lines.get(3).matches("\\{\"step\":3,\"epoch\":1\\.0,\"loss\":[0-9.]+,\"lr\":[0-9.e-]+,"
+                + "\"grad_norm\":[0-9.e-]+,\"tokens_per_s\":[0-9.e]+,\"eval_loss\":[0-9.]+}"), lines.get(3));
         assertTrue(lines.get(1).contains("\"lr\":0.0,"), "a warm-up starts at rate 0: " + lines.get(1));
         String marker = Files.readString(out.resolve(Checkpoint.MARKER));
         assertTrue(marker.contains("\"status\": \"finished\"") && marker.contains("\"step\": 10"), marker);
         assertTrue(marker.contains("\"best_step\": " + result.bestStep() + ","), marker);
         assertEquals(4, PeftAdapter.read(out.resolve(Checkpoint.BEST)).virtualTokens());
         String svg = Files.readString(out.resolve(LossCurve.SVG_FILE));
-        assertTrue(svg.contains(">optimizer step</text>") && svg.contains("held-out loss") && svg.contains("<polyline"), svg);
+        assertTrue(svg.contains(">optimizer step</text>") && svg.contains("held-out loss")
+                && svg.contains("<polyline"), svg);
         byte[] png = TinyRuns.bytes(out.resolve(LossCurve.PNG_FILE));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
     }
@@ -158,17 +165,20 @@ class PromptTrainerTest {
                     () -> new PromptTrainer(model, TrainingData.of(TinyRuns.examples(3, 1), List.of()), noEval, 0,
                             TrainingListener.NONE)), "--early-stop needs held-out data");
             Messages.assertMentions(assertThrows(IllegalArgumentException.class,
-                    () -> new PromptTrainer(model, data, TrainingConfig.builder(TinyRuns.MODEL).virtualTokens(32).build(), 0,
+                    () -> new PromptTrainer(model, data,
+                            TrainingConfig.builder(TinyRuns.MODEL).virtualTokens(32).build(), 0,
                             TrainingListener.NONE)), "--virtual-tokens 32 leaves no room", "32 positions");
             Messages.assertMentions(assertThrows(IllegalArgumentException.class,
-                    () -> new PromptTrainer(model, data, TrainingConfig.builder(TinyRuns.MODEL).maxLength(29).virtualTokens(4).build(),
-                            0, TrainingListener.NONE)), "--max-length 29 is more than the 28 tokens");
+                    () -> new PromptTrainer(model, data,
+                            TrainingConfig.builder(TinyRuns.MODEL).maxLength(29).virtualTokens(4).build(), 0,
+                            TrainingListener.NONE)), "--max-length 29 is more than the 28 tokens");
             TrainingConfig config = TinyRuns.config(TrainingConfig.OptimizerKind.ADAMW).build();
             PromptTrainer trainer = new PromptTrainer(model, data, config, 0, TrainingListener.NONE);
             Path used = Files.createDirectories(folder.resolve("used"));
             Files.writeString(used.resolve("notes.txt"), "mine");
             Messages.assertMentions(assertThrows(IllegalArgumentException.class,
-                    () -> trainer.train(used, InitialPrompt.of(config, model, null, BosEosRule.NONE, data), new AtomicBoolean())),
+                    () -> trainer.train(used, InitialPrompt.of(config, model, null, BosEosRule.NONE, data),
+                            new AtomicBoolean())),
                     "--out " + used + " is not empty", "--resume");
             Messages.assertMentions(assertThrows(TrainingStateException.class,
                     () -> trainer.resume(used, used, new AtomicBoolean())), "has no training_state.safetensors");

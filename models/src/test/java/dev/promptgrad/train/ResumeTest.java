@@ -115,11 +115,14 @@ class ResumeTest {
         Path run = folder.resolve("run");
         TinyRuns.run(config, data, run);
 
-        TinyRuns.Outcome otherLr = TinyRuns.run(ReferenceBackend::new, config.toBuilder().lr(0.5).steps(8).build(), data,
-                run, run, 0, Checkpoint.FileObserver.NONE);
-        Messages.assertMentions(otherLr.failure(), run.resolve(TrainingState.FILE).toString(), "--lr 0.5 (checkpoint: 0.01)");
+        TrainingConfig otherRate = config.toBuilder().lr(0.5).steps(8).build();
+        TinyRuns.Outcome otherLr = TinyRuns.run(ReferenceBackend::new, otherRate, data, run, run, 0,
+                Checkpoint.FileObserver.NONE);
+        Messages.assertMentions(otherLr.failure(), run.resolve(TrainingState.FILE).toString(),
+                "--lr 0.5 (checkpoint: 0.01)");
         TinyRuns.Outcome otherData = TinyRuns.run(ReferenceBackend::new, config.toBuilder().steps(8).build(),
-                TrainingData.of(TinyRuns.examples(12, 99), TinyRuns.examples(4, 8)), run, run, 0, Checkpoint.FileObserver.NONE);
+                TrainingData.of(TinyRuns.examples(12, 99), TinyRuns.examples(4, 8)), run, run, 0,
+                Checkpoint.FileObserver.NONE);
         Messages.assertMentions(otherData.failure(), "trained on other examples", "same --data");
 
         Path stateFile = run.resolve(TrainingState.FILE);
@@ -129,12 +132,13 @@ class ResumeTest {
             for (String name : state.names()) {
                 float[] values = state.readFloats(name);
                 if (name.equals(PeftAdapter.TENSOR)) values[17] = Float.NaN;
-                poisoned.add(name, values, java.util.Arrays.stream(state.info(name).shape()).mapToInt(Math::toIntExact).toArray());
+                int[] shape = java.util.Arrays.stream(state.info(name).shape()).mapToInt(Math::toIntExact).toArray();
+                poisoned.add(name, values, shape);
             }
         }
         poisoned.write(stateFile);
-        TinyRuns.Outcome nan = TinyRuns.run(ReferenceBackend::new, config.toBuilder().steps(8).build(), data, run, run, 0,
-                Checkpoint.FileObserver.NONE);
+        TinyRuns.Outcome nan = TinyRuns.run(ReferenceBackend::new, config.toBuilder().steps(8).build(), data, run, run,
+                0, Checkpoint.FileObserver.NONE);
         assertTrue(nan.failure() instanceof TrainingStateException, String.valueOf(nan.failure()));
         Messages.assertMentions(nan.failure(), stateFile.toString(), "prompt_embeddings[1, 1] is NaN");
     }

@@ -19,6 +19,8 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 /**
  * Short training runs on the gpt2-tiny golden model (vocab 61, context 32) with made-up examples: random ids,
  * the second half of each scored. Test code only.
@@ -59,8 +61,8 @@ final class TinyRuns {
     }
 
     /**
-     * Trains (or, with {@code resumeFrom}, resumes) into {@code out} on {@code backend}; {@code stopAfter} &gt; 0 sets the
-     * stop flag after that step, and {@code observer} sees each checkpoint file.
+     * Trains (or, with {@code resumeFrom}, resumes) into {@code out} on {@code backend}; {@code stopAfter} &gt; 0
+     * sets the stop flag after that step, and {@code observer} sees each checkpoint file.
      */
     static Outcome run(Supplier<Backend> backend, TrainingConfig config, TrainingData data, Path out, Path resumeFrom,
                        int stopAfter, Checkpoint.FileObserver observer) {
@@ -73,13 +75,17 @@ final class TinyRuns {
                 }
             });
             trainer.observeFiles(observer);
+            long modelBytes = b.liveBytes();
+            Outcome outcome;
             try {
                 TrainingResult result = resumeFrom != null ? trainer.resume(resumeFrom, out, stop)
                         : trainer.train(out, InitialPrompt.of(config, model, null, BosEosRule.NONE, data), stop);
-                return new Outcome(result, null);
+                outcome = new Outcome(result, null);
             } catch (RuntimeException e) {
-                return new Outcome(null, e);
+                outcome = new Outcome(null, e);
             }
+            assertEquals(modelBytes, b.liveBytes(), "a run, finished or failed, frees its workspace and prompt");
+            return outcome;
         }
     }
 

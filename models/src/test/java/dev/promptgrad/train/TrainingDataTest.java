@@ -43,16 +43,19 @@ class TrainingDataTest {
     @Test
     void truncatesTheInputFromTheLeftAfterBos() throws IOException {
         // [BOS a b c d e f] input, then output "xy" and EOS: 10 tokens
-        Path train = file("train.jsonl", "{\"input\": \"abcdef\", \"output\": \"xy\"}", "{\"input\": \"ab\", \"output\": \"z\"}");
+        Path train = file("train.jsonl", "{\"input\": \"abcdef\", \"output\": \"xy\"}",
+                "{\"input\": \"ab\", \"output\": \"z\"}");
         Example cut = read(train, 6).train().get(0);
         assertArrayEquals(new int[] {1, 8, 9, 27, 28, 2}, cut.inputIds(), "BOS, then 'e f', then 'x y' and EOS");
         assertArrayEquals(new int[] {-100, -100, -100, 27, 28, 2}, cut.labels());
-        assertArrayEquals(new int[] {1, 4, 5, 29, 2}, read(train, 6).train().get(1).inputIds(), "short examples stay whole");
+        assertArrayEquals(new int[] {1, 4, 5, 29, 2}, read(train, 6).train().get(1).inputIds(),
+                "short examples stay whole");
     }
 
     @Test
     void refusesToCutScoredTokensOrTrainOnUnscoredLines() throws IOException {
-        Path tooLong = file("long.jsonl", "", "{\"input\": \"a\", \"output\": \"xyz\"}", "{\"input\": \"abcdef\", \"output\": \"xyzw\"}");
+        Path tooLong = file("long.jsonl", "", "{\"input\": \"a\", \"output\": \"xyz\"}",
+                "{\"input\": \"abcdef\", \"output\": \"xyzw\"}");
         DataFormatException cut = assertThrows(DataFormatException.class, () -> read(tooLong, 5));
         assertEquals(3, cut.line(), "blank lines count, as the reader counts them");
         Messages.assertMentions(cut, tooLong + ":3:", "more than --max-length 5", "scored token");
@@ -86,7 +89,8 @@ class TrainingDataTest {
     @Test
     void distinctLabelsAreTheOutputsWithoutEos() throws IOException {
         Path train = file("train.jsonl", "{\"input\": \"review one\", \"output\": \"good\"}",
-                "{\"input\": \"review two\", \"output\": \"bad\"}", "{\"input\": \"review three\", \"output\": \"good\"}");
+                "{\"input\": \"review two\", \"output\": \"bad\"}",
+                "{\"input\": \"review three\", \"output\": \"good\"}");
         List<int[]> labels = read(train, 20).distinctLabels(OptionalInt.of(CharTokenizer.EOS));
         assertEquals(2, labels.size());
         assertArrayEquals(new CharTokenizer().encode("good"), labels.get(0));

@@ -22,8 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class TrainingObjectiveConfigTest {
 
     private static TrainingConfig classify(PromptPlacement placement, double temperature) {
-        return TrainingConfig.builder("minilm").objective(TrainingConfig.Objective.of(TrainingConfig.Objective.Kind.CLASSIFY,
-                placement, temperature, "a sentence about {label}")).build();
+        TrainingConfig.Objective objective = TrainingConfig.Objective.of(TrainingConfig.Objective.Kind.CLASSIFY,
+                placement, temperature, "a sentence about {label}");
+        return TrainingConfig.builder("minilm").objective(objective).build();
     }
 
     private static TrainingConfig roundTrip(Map<String, Object> json) {
@@ -66,7 +67,8 @@ class TrainingObjectiveConfigTest {
                 TrainingConfig.Objective.Kind.CAUSAL_LM, PromptPlacement.AFTER_CLS, null, null)), "--placement",
                 "not causal-lm");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> TrainingConfig.Objective.of(
-                TrainingConfig.Objective.Kind.CONTRASTIVE, null, null, "{label}")), "--label-text is for --objective classify");
+                TrainingConfig.Objective.Kind.CONTRASTIVE, null, null, "{label}")),
+                "--label-text is for --objective classify");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> TrainingConfig.Objective.of(
                 TrainingConfig.Objective.Kind.CLASSIFY, null, 0.0, null)), "--temperature 0.0");
         assertMentions(assertThrows(IllegalArgumentException.class, () -> TrainingConfig.Objective.of(
