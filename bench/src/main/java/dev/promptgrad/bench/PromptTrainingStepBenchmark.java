@@ -9,6 +9,7 @@ import dev.promptgrad.model.TokenBatch;
 import dev.promptgrad.model.WeightSpec;
 import dev.promptgrad.optim.Adam;
 import dev.promptgrad.optim.Parameter;
+import dev.promptgrad.train.CausalLmObjective;
 import dev.promptgrad.train.TrainingStep;
 import dev.promptgrad.tensor.Weights;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -51,7 +52,7 @@ public class PromptTrainingStepBenchmark {
     private Gpt2 model;
     private TrainingStep step;
     private Adam optimizer;
-    private List<TokenBatch> batches;
+    private List<CausalLmObjective.Batch> batches;
     private float[] prompt;       // (PROMPT_ROWS, DIM)
 
     @Setup(Level.Trial)
@@ -67,7 +68,8 @@ public class PromptTrainingStepBenchmark {
         SplittableRandom random = new SplittableRandom(7);
         int[] ids = new int[BATCH * TOKENS];                    // (BATCH, TOKENS)
         for (int i = 0; i < ids.length; i++) ids[i] = random.nextInt(VOCAB);
-        batches = List.of(new TokenBatch(BATCH, TOKENS, ids, null, ids));
+        TokenBatch tokens = new TokenBatch(BATCH, TOKENS, ids, null, ids);
+        batches = List.of(new CausalLmObjective.Batch(model, tokens, PROMPT_ROWS));
         prompt = new float[PROMPT_ROWS * DIM];
         for (int i = 0; i < prompt.length; i++) prompt[i] = (float) (random.nextGaussian() * 0.02);
         optimizer = new Adam(List.of(Parameter.of("prompt_embeddings", PROMPT_ROWS, DIM)), Adam.Settings.ADAMW);

@@ -3,6 +3,7 @@ package dev.promptgrad.cli;
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.data.Example;
 import dev.promptgrad.data.JsonlReader;
+import dev.promptgrad.encoder.EncoderCatalog;
 import dev.promptgrad.evaluate.PromptEvaluation;
 import dev.promptgrad.hard.PromptPlacement;
 import dev.promptgrad.json.Json;
@@ -37,7 +38,9 @@ import java.util.function.Function;
 /**
  * {@code promptgrad eval}: the loss and perplexity of a model on a JSONL file, and for {"input", "output"} lines
  * the exact-match accuracy of greedy generations and (for a small label set) the verbalizer's label accuracy,
- * without the soft prompt and, given {@code --prompt}, with it, side by side so the gain shows. Reads only.
+ * without the soft prompt and, given {@code --prompt}, with it, side by side so the gain shows. For an encoder
+ * ({@code --model minilm}, a BERT folder or an .onnx file) it reports {@link EncoderEvaluation}'s accuracy instead.
+ * Reads only.
  */
 @Command(name = "eval", sortOptions = false,
         description = "Loss, perplexity and accuracy on a JSONL file, without and with a soft or hard prompt.")
@@ -49,8 +52,18 @@ final class EvalCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A Hugging Face model folder or a llama2.c .bin checkpoint.")
+            description = "A Hugging Face model folder or a llama2.c .bin checkpoint; or an encoder (minilm, a BERT"
+                    + " folder, an .onnx file) with {\"text\", \"label\"} or {\"query\", \"positive\"} data.")
     Path model;
+
+    @Option(names = "--placement", paramLabel = "WHERE",
+            description = "Encoders: before-cls or after-cls (default: the prompt's training run's, else before-cls).")
+    String placement;
+
+    @Option(names = "--label-text", paramLabel = "TEMPLATE",
+            description = "Encoders: what a label is compared as, {label} replaced by it (default: the prompt's"
+                    + " training run's, else \"{label}\").")
+    String labelText;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
             description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
@@ -82,6 +95,21 @@ final class EvalCommand implements Callable<Integer> {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
         if (prompt != null && hardPrompt.given()) {
             throw new IllegalArgumentException("give --prompt or --hard-prompt, not both: each is evaluated beside no prompt");
+        }
+        if (EncoderCatalog.isEncoder(model.toString())) {
+            if (hardPrompt.given()) {
+                throw new IllegalArgumentException("--hard-prompt is for causal language models; " + model
+                        + " is an encoder: give its soft prompt with --prompt");
+            }
+            try (Backend backend = common.openBackend(spec.commandLine().getErr())) {
+                EncoderEvaluation.run(model.toString(), prompt, data, placement, labelText, json, backend,
+                        spec.commandLine().getOut());
+            }
+            return Main.OK;
+        }
+        if (placement != null || labelText != null) {
+            throw new IllegalArgumentException("--placement and --label-text are for encoders; " + model
+                    + " is not one");
         }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);

@@ -159,7 +159,8 @@ class NonFiniteStepTest {
             float[] before = prompt.clone();
             Optimizer adamw = TrainingState.newOptimizer(TrainingConfig.OptimizerKind.ADAMW, 4, model.dim());
             Map<String, float[]> momentsBefore = adamw.state();
-            List<TokenBatch> batch = List.of(RightPadding.batch(TinyRuns.examples(2, 1), 0));
+            List<CausalLmObjective.Batch> batch = List.of(new CausalLmObjective.Batch(model,
+                    RightPadding.batch(TinyRuns.examples(2, 1), 0), 4));
             // AdamW first decays: 1000 · (1 - lr · 0.01) = -1e39, beyond float; the step then adds ±lr to it
             NonFiniteStepException e = assertThrows(NonFiniteStepException.class,
                     () -> step.run(prompt, batch, adamw, 1e38, 1.0));
