@@ -33,9 +33,9 @@ import java.util.Map;
  * old ones, in this order: metrics, curves, training state, adapter weights, adapter config, marker; so a
  * failure while writing (a full disk) replaces nothing. The training state alone holds everything a resumed
  * run needs, so a run stopped at any moment leaves a usable checkpoint: the last complete training state, and
- * an adapter that is that state's or the one before. The marker names the step and the SHA-256 of the state and adapter weights it
- * belongs to, so a reader can tell whether the adapter matches the state. The held-out best prompt goes to
- * the {@link #BEST} subfolder, a PEFT adapter of its own.
+ * an adapter that is that state's or the one before. The marker names the step and the SHA-256 of the state
+ * and adapter weights it belongs to, so a reader can tell whether the adapter matches the state. The held-out
+ * best prompt goes to the {@link #BEST} subfolder, a PEFT adapter of its own.
  */
 public final class Checkpoint {
     public static final String MARKER = "checkpoint.json";

@@ -244,8 +244,8 @@ public final class PromptTrainer {
         state.skippedSteps++;
         metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), null, null, lr, null, null,
                 e.reason()));
-        listener.warning("step " + state.step + ": " + e.getMessage() + "; the step is skipped (" + state.nonFiniteInARow
-                + " in a row; the run stops at " + config.maxNonFinite() + ")");
+        listener.warning("step " + state.step + ": " + e.getMessage() + "; the step is skipped ("
+                + state.nonFiniteInARow + " in a row; the run stops at " + config.maxNonFinite() + ")");
         listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(), plan.epochAfter(state.step),
                 Double.NaN, lr, Double.NaN, 0, seconds, state.prompt()));
     }

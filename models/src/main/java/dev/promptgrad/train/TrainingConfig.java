@@ -390,7 +390,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
      * The settings that decide the trajectory and differ between this configuration and {@code saved}, each
      * as "--flag now (checkpoint: saved)"; empty when a run with this configuration continues {@code saved}'s
      * exactly. The run's length, its evaluation and save rhythm, early stopping, what a non-finite step does
-     * and the names written into the adapter may differ, and so may the data's names (the trainer checks the examples themselves).
+     * and the names written into the adapter may differ, and so may the data's names (the trainer checks the
+     * examples themselves).
      */
     public List<String> trajectoryDifferences(TrainingConfig saved) {
         List<String> differences = new ArrayList<>();

@@ -110,7 +110,8 @@ class KillAndResumeTest {
     private static int savedStep(Path out) {
         try (SafetensorsFile state = SafetensorsFile.open(out.resolve(TrainingState.FILE))) {
             String progress = state.metadata().get("progress");
-            return JsonObject.of(Json.parse(progress, "progress", JsonLimits.upTo(1 << 20)), "progress").requireInt("step");
+            return JsonObject.of(Json.parse(progress, "progress", JsonLimits.upTo(1 << 20)), "progress")
+                    .requireInt("step");
         }
     }
 
@@ -138,9 +139,9 @@ class KillAndResumeTest {
 
     /** {@code java -cp <this test's class path> dev.promptgrad.cli.Main ARGS}, its output to {@code log}. */
     private static Process startChild(List<String> args, Path log) throws IOException {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-Djava.awt.headless=true", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName()));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx512m", "-Djava.awt.headless=true", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName()));
         command.addAll(args);
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
@@ -149,7 +150,9 @@ class KillAndResumeTest {
     private static void waitForCheckpoint(Process child, Path out, int step, Path log) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
         while (markerStep(out) < step) {
-            if (!child.isAlive()) fail("the run ended (exit " + child.exitValue() + ") before step " + step + ":\n" + text(log));
+            if (!child.isAlive()) {
+                fail("the run ended (exit " + child.exitValue() + ") before step " + step + ":\n" + text(log));
+            }
             if (System.nanoTime() > deadline) fail("no checkpoint of step " + step + " within 40 s:\n" + text(log));
             Thread.sleep(1);
         }

@@ -77,10 +77,10 @@ class FullDiskTest {
             Path filler = fill(disk, room);
             Cli full = cli("train", "--resume", run.toString(), "--steps", "8", "--device", "reference");
             assertEquals(1, full.code(), full.err());
-            Matcher line = Pattern.compile("error: no space left on device while writing " + Pattern.quote(run.toString())
-                    + "/(\\S+); nothing in " + Pattern.quote(run.toString()) + " was replaced, so its previous checkpoint"
-                    + " is intact: free some space, then continue with promptgrad train --resume "
-                    + Pattern.quote(run.toString()) + "\n").matcher(full.err());
+            String where = Pattern.quote(run.toString());
+            Matcher line = Pattern.compile("error: no space left on device while writing " + where + "/(\\S+);"
+                    + " nothing in " + where + " was replaced, so its previous checkpoint is intact: free some space,"
+                    + " then continue with promptgrad train --resume " + where + "\n").matcher(full.err());
             assertTrue(line.matches(), full.err());
             assertNotEquals(MetricsLog.FILE, line.group(1), "the metrics and curves fit, so a later file failed");
             assertUnchanged(before, run);
@@ -156,7 +156,8 @@ class FullDiskTest {
                     }
                 });
         assertEquals("no space left on device while writing " + run.resolve(TrainingState.FILE).toAbsolutePath()
-                + "; nothing in " + run + " was replaced, so it holds no checkpoint yet", failed.failure().getMessage());
+                + "; nothing in " + run + " was replaced, so it holds no checkpoint yet",
+                failed.failure().getMessage());
         assertEquals(List.of(Checkpoint.BEST), contents(run).keySet().stream().map(name -> name.split("/")[0])
                 .distinct().toList(), "only the starting prompt's best/ was written");
     }

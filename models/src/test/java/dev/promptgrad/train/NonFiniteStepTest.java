@@ -81,7 +81,8 @@ class NonFiniteStepTest {
         assertEquals(2, run.warnings().size(), run.warnings().toString());
         assertTrue(run.warnings().get(0).startsWith("step 3: the loss is NaN; the prompt and the optimizer state were"
                 + " not changed; the step is skipped (1 in a row; the run stops at 3)"), run.warnings().get(0));
-        assertTrue(run.warnings().get(1).startsWith("step 5: the gradient norm is NaN at loss "), run.warnings().get(1));
+        assertTrue(run.warnings().get(1).startsWith("step 5: the gradient norm is NaN at loss "),
+                run.warnings().get(1));
         assertArrayEquals(run.prompts().get(2), run.prompts().get(3), "a skipped step leaves the prompt");
         assertArrayEquals(run.prompts().get(4), run.prompts().get(5), "a skipped step leaves the prompt");
         assertFalse(Arrays.equals(run.prompts().get(3), run.prompts().get(4)), "a finite step moves it");
@@ -128,7 +129,8 @@ class NonFiniteStepTest {
         state = TrainingState.read(out.resolve(TrainingState.FILE), config);
         assertEquals(5, state.optimizer.steps());
         assertEquals(3, state.skippedSteps());
-        assertEquals(Map.of(4, "the loss is NaN", 5, "the loss is NaN", 6, "the loss is NaN"), skippedSteps(out, false));
+        assertEquals(Map.of(4, "the loss is NaN", 5, "the loss is NaN", 6, "the loss is NaN"),
+                skippedSteps(out, false));
         assertEverythingWrittenIsFinite(out);
     }
 
@@ -192,7 +194,9 @@ class NonFiniteStepTest {
         EpochShuffle order = new EpochShuffle(EXAMPLES, SEED, 0, 0);
         int[] exampleOfStep = new int[EXAMPLES + 1];
         for (int step = 1; step <= EXAMPLES; step++) exampleOfStep[step] = order.next();
-        for (int step : nanLossSteps) train.set(exampleOfStep[step], poisoned(train.get(exampleOfStep[step]), NAN_LOSS));
+        for (int step : nanLossSteps) {
+            train.set(exampleOfStep[step], poisoned(train.get(exampleOfStep[step]), NAN_LOSS));
+        }
         for (int step : nanGradientSteps) {
             train.set(exampleOfStep[step], poisoned(train.get(exampleOfStep[step]), NAN_GRADIENT));
         }
