@@ -61,7 +61,7 @@ class FullDiskTest {
 
         Path disk = Files.createDirectories(folder.resolve("tmpfs"));
         String refused = mountTmpfs(disk, "1m");
-        Assumptions.assumeTrue(refused == null, () -> "no real full disk: mounting a tmpfs was not permitted ("
+        Assumptions.assumeTrue(refused == null, () -> "no real full disk: mounting a tmpfs failed ("
                 + refused + "); withENOSPCSimulatedAtTheWriteSeamNothingIsReplaced covers the messages and staging");
         try {
             Path run = disk.resolve("run");
