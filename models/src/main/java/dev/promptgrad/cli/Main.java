@@ -26,7 +26,8 @@ import java.util.concurrent.Callable;
 
 /**
  * The {@code promptgrad} command line: picocli subcommands ({@code generate}, {@code grad}, {@code eval},
- * {@code inspect}, {@code convert}, {@code trace}, {@code train}, {@code embed}, {@code demo}) over the library.
+ * {@code inspect}, {@code convert}, {@code trace}, {@code train}, {@code hard}, {@code discretize}, {@code embed},
+ * {@code demo}) over the library.
  * {@link #run} is the whole program and returns its exit code (0 done, 1 failed, 2 the command line itself was
  * wrong); only {@link #main} exits. A failure is one line on the error stream, {@code error: <what and where>},
  * never a stack trace unless {@code --debug} is given. Flags and JSON output are documented in docs/cli.md.
@@ -34,7 +35,9 @@ import java.util.concurrent.Callable;
 @Command(name = "promptgrad",
         description = "Learn a frozen transformer's prompt. Run a command with --help for its flags.",
         subcommands = {GenerateCommand.class, GradCommand.class, EvalCommand.class, InspectCommand.class,
-                ConvertCommand.class, TraceCommand.class, TrainCommand.class, EmbedCommand.class, DemoCommand.class},
+                ConvertCommand.class, TraceCommand.class, TrainCommand.class,
+                HardCommand.class,
+                DiscretizeCommand.class, EmbedCommand.class, DemoCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
 
