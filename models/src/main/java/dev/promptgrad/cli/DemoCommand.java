@@ -100,7 +100,7 @@ final class DemoCommand implements Callable<Integer> {
             TrainingConfig config = TopicDemo.config(EncoderCatalog.MINILM, stepCount, seed, where);
             if (!json) {
                 printer.println("promptgrad demo: teach all-MiniLM-L6-v2 (from the Maven jar, offline) to sort short"
-                        + " texts into five topics with a " + config.virtualTokens() + "-token soft prompt");
+                        + " texts into five topics with a soft prompt of " + config.virtualTokens() + " vectors");
                 printer.println("held-out accuracy is measured on 120 texts the training never sees (running on "
                         + backend.name() + threads(backend) + ")");
                 printer.flush();
@@ -131,10 +131,10 @@ final class DemoCommand implements Callable<Integer> {
         ClassifyObjective.Accuracy before = result.before(), after = result.after();
         double gain = 100 * (after.fraction() - before.fraction());
         printer.println(String.format(Locale.ROOT,
-                "held-out accuracy without a prompt (nearest topic name): %5.1f%% (%d of %d)",
+                "held-out accuracy without a prompt (nearest topic):     %5.1f%% (%d of %d)",
                 100 * before.fraction(), before.correct(), before.total()));
         printer.println(String.format(Locale.ROOT,
-                "held-out accuracy with the trained prompt:               %5.1f%% (%d of %d), %s",
+                "held-out accuracy with the trained prompt:              %5.1f%% (%d of %d), %s",
                 100 * after.fraction(), after.correct(), after.total(),
                 gain > 0 ? String.format(Locale.ROOT, "%.1f points better", gain)
                         : gain == 0 ? "no change" : String.format(Locale.ROOT, "%.1f points worse", -gain)));
@@ -167,8 +167,10 @@ final class DemoCommand implements Callable<Integer> {
         printer.println("  ./promptgrad inspect --model minilm --prompt " + dir);
         printer.println("  ./promptgrad train --model minilm --objective classify" + placementFlag + " --data "
                 + quoted(folder.resolve("data").resolve("topics-train.jsonl").toString()) + " --eval "
-                + quoted(folder.resolve("data").resolve("topics-heldout.jsonl").toString()) + " --virtual-tokens "
-                + TopicDemo.VIRTUAL_TOKENS + " --lr " + TopicDemo.LEARNING_RATE + " --out my-topics-adapter");
+                + quoted(folder.resolve("data").resolve("topics-heldout.jsonl").toString()) + " --label-text '"
+                + TopicDemo.LABEL_TEXT + "' --virtual-tokens " + TopicDemo.VIRTUAL_TOKENS + " --lr "
+                + TopicDemo.LEARNING_RATE + " --schedule cosine --batch " + TopicDemo.BATCH + " --steps "
+                + result.training().totalSteps() + " --out my-topics-adapter");
         printer.println("  and in Java: Embedder.open(\"minilm\", Path.of("
                 + JsonWriter.compact().write(folder.toString())
                 + ")).embed(texts)   (see README.md, \"Embeddings in Java\")");

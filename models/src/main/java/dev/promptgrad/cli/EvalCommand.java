@@ -93,13 +93,9 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
-        if (prompt != null && hardPrompt.given()) {
-            throw new IllegalArgumentException("give --prompt or --hard-prompt, not both: each is evaluated beside no prompt");
-        }
         if (EncoderCatalog.isEncoder(model.toString())) {
             if (hardPrompt.given()) {
-                throw new IllegalArgumentException("--hard-prompt is for causal language models; " + model
-                        + " is an encoder: give its soft prompt with --prompt");
+                throw new IllegalArgumentException("--hard-prompt is for causal LMs; " + model + " is an encoder");
             }
             try (Backend backend = common.openBackend(spec.commandLine().getErr())) {
                 EncoderEvaluation.run(model.toString(), prompt, data, placement, labelText, json, backend,
@@ -110,6 +106,9 @@ final class EvalCommand implements Callable<Integer> {
         if (placement != null || labelText != null) {
             throw new IllegalArgumentException("--placement and --label-text are for encoders; " + model
                     + " is not one");
+        }
+        if (prompt != null && hardPrompt.given()) {
+            throw new IllegalArgumentException("give --prompt or --hard-prompt, not both: each is evaluated beside no prompt");
         }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);

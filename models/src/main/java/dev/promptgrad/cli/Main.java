@@ -26,7 +26,8 @@ import java.util.concurrent.Callable;
 
 /**
  * The {@code promptgrad} command line: picocli subcommands ({@code generate}, {@code grad}, {@code eval},
- * {@code inspect}, {@code convert}, {@code trace}, {@code train}, {@code embed}, {@code demo}) over the library.
+ * {@code inspect}, {@code convert}, {@code trace}, {@code train}, {@code hard}, {@code discretize}, {@code embed},
+ * {@code demo}) over the library.
  * {@link #run} is the whole program and returns its exit code (0 done, 1 failed, 2 the command line itself was
  * wrong); only {@link #main} exits. A failure is one line on the error stream, {@code error: <what and where>},
  * never a stack trace unless {@code --debug} is given. Flags and JSON output are documented in docs/cli.md.

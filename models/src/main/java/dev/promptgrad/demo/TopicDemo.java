@@ -30,8 +30,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class TopicDemo {
     public static final String TRAIN_RESOURCE = "/dev/promptgrad/demo/topics-train.jsonl";
     public static final String HELD_OUT_RESOURCE = "/dev/promptgrad/demo/topics-heldout.jsonl";
-    /** What each topic name is compared as. */
-    public static final String LABEL_TEXT = "{label}";
+    /**
+     * What each topic name is compared as ("sports topic", …): of the label texts measured in docs/encoders.md, the
+     * one whose trained prompt did best (and whose zero-shot baseline is the strongest too).
+     */
+    public static final String LABEL_TEXT = "{label} topic";
     public static final int VIRTUAL_TOKENS = 8;
     public static final int BATCH = 16;
     public static final double LEARNING_RATE = 0.05;

@@ -157,7 +157,7 @@ public final class ClassifyObjective extends EncoderObjective {
             Variable labelConstants = tape.constant(labelRows, "label embeddings");
             Variable cosines = MatMul.apply(tape, embeddings, labelConstants, false, true);          // (1, B, L)
             // PyTorch: loss = F.cross_entropy(cos / temperature, targets)
-            Variable logits = Scale.apply(tape, cosines, 1 / settings.temperature());                       // (1, B, L)
+            Variable logits = Scale.apply(tape, cosines, 1 / settings.temperature());                // (1, B, L)
             return CrossEntropy.apply(tape, logits, targets);
         }
 

@@ -21,9 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code promptgrad demo} on a shortened schedule (4 steps instead of {@value TopicDemo#STEPS}, CPU, 2 threads): the
- * held-out accuracy with the trained prompt beats the zero-shot one by at least 4 of the 120 held-out texts; the
- * folder is a FEATURE_EXTRACTION adapter for MiniLM's Hub id with the texts beside it; the next commands name it.
+ * {@code promptgrad demo} on a shortened schedule (8 steps instead of {@value TopicDemo#STEPS}, CPU, 2 threads): the
+ * held-out accuracy with the trained prompt beats the zero-shot one by at least 3 of the 120 held-out texts (8 steps
+ * gave 6 when measured, 103 to 109; docs/encoders.md); the folder is a FEATURE_EXTRACTION adapter for MiniLM's
+ * Hub id with the texts beside it; the next commands name it.
  */
 class DemoCommandTest {
     private static final Pattern ACCURACY = Pattern.compile("(without a prompt|with the trained prompt)[^:]*:\\s+"
@@ -45,7 +46,7 @@ class DemoCommandTest {
     @Test
     void aShortRunBeatsTheZeroShotBaselineOnHeldOutTexts() throws IOException {
         Path out = folder.resolve("demo adapter");
-        CliRun run = CliRun.of("demo", "--steps", "4", "--out", out.toString(), "--threads", "2");
+        CliRun run = CliRun.of("demo", "--steps", "8", "--out", out.toString(), "--threads", "2");
         assertEquals(Main.OK, run.exitCode(), run.describe());
         Matcher accuracy = ACCURACY.matcher(run.out());
         assertTrue(accuracy.find() && accuracy.group(1).equals("without a prompt"), run.describe());
@@ -53,9 +54,9 @@ class DemoCommandTest {
         assertTrue(accuracy.find() && accuracy.group(1).equals("with the trained prompt"), run.describe());
         int after = Integer.parseInt(accuracy.group(3));
         assertTrue(before < 110, "the zero-shot baseline is clearly below 100%: " + before + " of 120");
-        assertTrue(after >= before + 4, "4 steps already help: " + before + " -> " + after + " of 120\n"
+        assertTrue(after >= before + 3, "8 steps already help: " + before + " -> " + after + " of 120\n"
                 + run.describe());
-        assertTrue(run.out().contains("step 4/4"), "train's progress is shown: " + run.describe());
+        assertTrue(run.out().contains("step 8/8"), "train's progress is shown: " + run.describe());
 
         PeftAdapter adapter = PeftAdapter.read(out);
         assertEquals(TopicDemo.VIRTUAL_TOKENS, adapter.virtualTokens());
