@@ -171,6 +171,15 @@ final class TrainCommand implements Callable<Integer> {
             description = "Stop after PATIENCE evaluations without a lower held-out loss; 0 is off (default 0).")
     Integer earlyStop;
 
+    @Option(names = "--on-nonfinite", paramLabel = "ACTION",
+            description = "A step whose loss or gradient is NaN or infinite: skip (warn and leave the prompt as it"
+                    + " was; the default) or stop (save the last finite prompt and fail).")
+    String onNonFinite;
+
+    @Option(names = "--max-nonfinite", paramLabel = "N",
+            description = "With skip: stop the run at N such steps in a row (default 3).")
+    Integer maxNonFinite;
+
     @Option(names = "--json", description = "Print one JSON object (see docs/cli.md) at the end instead of a sentence.")
     boolean json;
 
@@ -291,6 +300,8 @@ final class TrainCommand implements Callable<Integer> {
         if (evalEvery != null) builder.evalEvery(evalEvery);
         if (saveEvery != null) builder.saveEvery(saveEvery);
         if (earlyStop != null) builder.earlyStop(earlyStop);
+        if (onNonFinite != null) builder.onNonFinite(TrainingConfig.NonFiniteAction.parse(onNonFinite));
+        if (maxNonFinite != null) builder.maxNonFinite(maxNonFinite);
         if (objective != null || placement != null || temperature != null || labelText != null) {
             TrainingConfig.Objective.Kind kind = objective != null ? TrainingConfig.Objective.Kind.parse(objective)
                     : builder.build().objective().kind();
@@ -312,6 +323,7 @@ final class TrainCommand implements Callable<Integer> {
             case FINISHED -> "finished";
             case EARLY_STOPPED -> "stopped early";
             case INTERRUPTED -> "interrupted";
+            case DIVERGED -> "diverged";
             case RUNNING -> "running";
         };
         if (json) {

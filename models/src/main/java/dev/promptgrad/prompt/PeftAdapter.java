@@ -186,6 +186,25 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
      * @throws UncheckedIOException naming the file that could not be written
      */
     public static void write(Path folder, float[] embeddings, int virtualTokens, int width, TuningConfig config) {
+        SafetensorsWriter weights = weights(folder, embeddings, virtualTokens, width);
+        try {
+            Files.createDirectories(folder);
+            weights.write(folder.resolve(WEIGHTS_FILE));
+            AtomicFile.write(folder.resolve(CONFIG_FILE),
+                    configJson(virtualTokens, width, config).getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the adapter in " + folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The content of {@link #WEIGHTS_FILE} for {@code embeddings} (virtualTokens, width), for a caller that writes
+     * it itself (a training checkpoint stages every file before replacing any).
+     *
+     * @param folder where it goes, for the message if a value is not finite
+     * @throws IllegalArgumentException if the shape does not fit or a value is NaN or infinite
+     */
+    public static SafetensorsWriter weights(Path folder, float[] embeddings, int virtualTokens, int width) {
         if (virtualTokens < 1 || width < 1 || embeddings.length != (long) virtualTokens * width) {
             throw new IllegalArgumentException("a prompt of " + virtualTokens + " × " + width + " needs "
                     + (long) virtualTokens * width + " values, got " + embeddings.length);
@@ -196,16 +215,8 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
                         + i % width + "] is " + embeddings[i] + "; a prompt must be finite");
             }
         }
-        try {
-            Files.createDirectories(folder);
-            // PEFT: safe_save_file(output_state_dict, ..., metadata={"format": "pt"})
-            new SafetensorsWriter().metadata("format", "pt").add(TENSOR, embeddings, virtualTokens, width)
-                    .write(folder.resolve(WEIGHTS_FILE));
-            AtomicFile.write(folder.resolve(CONFIG_FILE),
-                    configJson(virtualTokens, width, config).getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the adapter in " + folder + ": " + e.getMessage(), e);
-        }
+        // PEFT: safe_save_file(output_state_dict, ..., metadata={"format": "pt"})
+        return new SafetensorsWriter().metadata("format", "pt").add(TENSOR, embeddings, virtualTokens, width);
     }
 
     /**

@@ -19,9 +19,10 @@ import java.util.stream.Stream;
  * examples (at step 0 and every {@code evalEvery} steps, keeping the best prompt in {@code best/}), stops early
  * when they stop improving, and writes a {@link Checkpoint} when it starts or resumes, every {@code saveEvery}
  * steps and at the end. Setting the stop flag (the command line does it on Ctrl-C) ends the run after the
- * current step with a checkpoint. Nothing in a run depends on the clock or on thread scheduling, so the same
- * model, data, configuration and seed give the same prompt bit for bit, and {@link #resume} continues a stopped
- * run exactly as if it had not stopped.
+ * current step with a checkpoint. A step whose loss or gradient is not finite changes nothing: it is skipped
+ * with a warning, or the run stops with the last finite prompt saved ({@link TrainingConfig#onNonFinite()}).
+ * Nothing in a run depends on the clock or on thread scheduling, so the same model, data, configuration and seed
+ * give the same prompt bit for bit, and {@link #resume} continues a stopped run exactly as if it had not stopped.
  */
 public final class PromptTrainer {
     private final TrainingObjective objective;
@@ -120,6 +121,7 @@ public final class PromptTrainer {
                         saved.width(), adapterConfig);
             }
         }
+        Checkpoint.deleteLeftovers(out);
         return run(out, state, metrics, stop);
     }
 
@@ -140,7 +142,6 @@ public final class PromptTrainer {
             // consistent again (its adapter and marker may lag its state), and the first save, which loads
             // java.awt for the loss curve, cannot fall in a Ctrl-C, when the JVM refuses to load it.
             save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-            int lastSaved = state.step;
             while (true) {
                 if (state.step >= plan.totalSteps()) {
                     status = Checkpoint.Status.FINISHED;
@@ -157,30 +158,34 @@ public final class PromptTrainer {
                 List<TrainingObjective.Batch> microBatches = nextMicroBatches(cursor);
                 double lr = plan.schedule().rate(state.step);
                 long stepStart = System.nanoTime();
-                TrainingStep.Result result;
+                TrainingStep.Result result = null;
+                NonFiniteStepException nonFinite = null;
                 try {
                     result = step.run(state.prompt, microBatches, state.optimizer, lr, config.clip());
-                } catch (IllegalStateException e) {
-                    throw new IllegalStateException("step " + (state.step + 1) + ": " + e.getMessage()
-                            + "; training diverged: lower --lr (now " + config.lr() + ") or set --clip"
-                            + "; the checkpoint of step " + lastSaved + " in " + out + " is intact", e);
+                } catch (NonFiniteStepException e) {
+                    nonFinite = e;
+                    stopIfNonFiniteLimit(e, state, metrics, out, title);
                 }
                 long stepEnd = System.nanoTime();
                 state.step++;
                 state.epoch = cursor.epoch();
                 state.position = cursor.position();
-                double tokensPerSecond = result.tokens() / Math.max(1e-9, (stepEnd - stepStart) / 1e9);
-                metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), result.loss(), null, lr,
-                        result.gradNorm(), tokensPerSecond));
-                listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(),
-                        plan.epochAfter(state.step), result.loss(), lr, result.gradNorm(), tokensPerSecond,
-                        (stepEnd - started) / 1e9, state.prompt()));
+                if (nonFinite != null) {
+                    skip(nonFinite, state, metrics, lr, (stepEnd - started) / 1e9);
+                } else {
+                    state.nonFiniteInARow = 0;
+                    double tokensPerSecond = result.tokens() / Math.max(1e-9, (stepEnd - stepStart) / 1e9);
+                    metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), result.loss(), null, lr,
+                            result.gradNorm(), tokensPerSecond));
+                    listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(),
+                            plan.epochAfter(state.step), result.loss(), lr, result.gradNorm(), tokensPerSecond,
+                            (stepEnd - started) / 1e9, state.prompt()));
+                }
                 if (hasEval && (state.step % plan.evalEvery() == 0 || state.step == plan.totalSteps())) {
                     evaluate(step, state, metrics, evalBatches, out);
                 }
                 if (state.step % plan.saveEvery() == 0 && state.step < plan.totalSteps()) {
                     save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-                    lastSaved = state.step;
                 }
             }
         }
@@ -212,6 +217,37 @@ public final class PromptTrainer {
         }
         metrics.addEvalLoss(state.step, plan.epochAfter(state.step), evalLoss);
         listener.evaluated(state.step, evalLoss, best);
+    }
+
+    /**
+     * Returns if the step that {@code e} stopped may be skipped; otherwise (--on-nonfinite stop, or the
+     * --max-nonfinite'th such step in a row) saves the checkpoint of {@code state}, whose prompt is the last
+     * finite one, and throws.
+     */
+    private void stopIfNonFiniteLimit(NonFiniteStepException e, TrainingState state, MetricsLog metrics, Path out,
+                                      String title) {
+        boolean skipping = config.onNonFinite() == TrainingConfig.NonFiniteAction.SKIP;
+        if (skipping && state.nonFiniteInARow + 1 < config.maxNonFinite()) return;
+        save(out, state, metrics, Checkpoint.Status.DIVERGED, title);
+        int inARow = state.nonFiniteInARow + 1;
+        String rule = !skipping ? " (--on-nonfinite stop)" : ": " + (inARow == 1 ? "a step was" : inARow
+                + " steps in a row were") + " not finite (--max-nonfinite " + config.maxNonFinite() + ")";
+        throw new IllegalStateException("step " + (state.step + 1) + ": " + e.reason() + "; training diverged and"
+                + " stopped" + rule + "; the checkpoint of step " + state.step + " in " + out + " holds the last"
+                + " finite prompt: lower --lr (now " + config.lr() + ") or set --clip (now " + config.clip() + ") and"
+                + " start again from it with --init adapter:" + out + " --out NEW_DIR", e);
+    }
+
+    /** Records step {@code state.step} as skipped: nothing changed but the count and the data cursor. */
+    private void skip(NonFiniteStepException e, TrainingState state, MetricsLog metrics, double lr, double seconds) {
+        state.nonFiniteInARow++;
+        state.skippedSteps++;
+        metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), null, null, lr, null, null,
+                e.reason()));
+        listener.warning("step " + state.step + ": " + e.getMessage() + "; the step is skipped ("
+                + state.nonFiniteInARow + " in a row; the run stops at " + config.maxNonFinite() + ")");
+        listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(), plan.epochAfter(state.step),
+                Double.NaN, lr, Double.NaN, 0, seconds, state.prompt()));
     }
 
     private void save(Path out, TrainingState state, MetricsLog metrics, Checkpoint.Status status, String title) {

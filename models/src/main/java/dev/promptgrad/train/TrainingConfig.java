@@ -43,15 +43,21 @@ import java.util.Objects;
  * @param evalData      the held-out file as named to the run, or null
  * @param evalSplit     the share of the training file held out instead (0 for none)
  * @param objective     what the prompt is trained for: a causal LM's next-token loss, or an encoder objective
+ * @param onNonFinite   what a step whose loss or gradient is NaN or infinite does: skip (the prompt and optimizer
+ *                      stay as they were, the step counts) or stop the run with the last finite checkpoint
+ * @param maxNonFinite  with {@link NonFiniteAction#SKIP}: the run stops at this many such steps in a row
  */
 public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimizer, double lr, String schedule,
                              int warmup, int batch, int gradAccum, int maxLength, int steps, int epochs, double clip,
                              long seed, int evalEvery, int saveEvery, int earlyStop, String baseModel,
                              String tokenizer, String trainData, String evalData, double evalSplit,
-                             Objective objective) {
+                             Objective objective, NonFiniteAction onNonFinite, int maxNonFinite) {
 
     /** AdamW's default rate here: PEFT's prompt-tuning examples use 1e-2 to 3e-2 with AdamW. */
     public static final double ADAMW_LEARNING_RATE = 0.01;
+
+    /** The default of {@code --max-nonfinite}: skipped steps in a row before a run stops. */
+    public static final int MAX_NONFINITE = 3;
 
     /** The optimizers {@code --optimizer} offers. */
     public enum OptimizerKind {
@@ -72,6 +78,24 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         static OptimizerKind parse(String name) {
             for (OptimizerKind kind : values()) if (kind.cliName().equals(name)) return kind;
             throw new IllegalArgumentException("unknown optimizer '" + name + "'; use adamw or adafactor");
+        }
+    }
+
+    /** What {@code --on-nonfinite} does with a step whose loss or gradient norm is NaN or infinite. */
+    public enum NonFiniteAction {
+        /** Leave the prompt and the optimizer as they were, warn, count the step and go on (up to a limit in a row). */
+        SKIP,
+        /** Stop the run at once, keeping the checkpoint of the last finite prompt. */
+        STOP;
+
+        public String cliName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** Reads {@code skip} or {@code stop}. */
+        public static NonFiniteAction parse(String name) {
+            for (NonFiniteAction action : values()) if (action.cliName().equals(name)) return action;
+            throw new IllegalArgumentException("--on-nonfinite '" + name + "' is not skip or stop");
         }
     }
 
@@ -239,6 +263,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         Objects.requireNonNull(objective, "objective");
         Objects.requireNonNull(optimizer, "optimizer");
         Objects.requireNonNull(baseModel, "baseModel");
+        Objects.requireNonNull(onNonFinite, "onNonFinite");
+        positive("--max-nonfinite", maxNonFinite);
         positive("--virtual-tokens", virtualTokens);
         if (!(lr > 0 && Double.isFinite(lr))) {
             throw new IllegalArgumentException("--lr " + lr + " must be a finite number > 0");
@@ -296,6 +322,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         b.evalData = evalData;
         b.evalSplit = evalSplit;
         b.objective = objective;
+        b.onNonFinite = onNonFinite;
+        b.maxNonFinite = maxNonFinite;
         return b;
     }
 
@@ -332,10 +360,15 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         json.put("placement", objective.placement() == null ? null : objective.placement().cliName());
         json.put("temperature", objective.temperature());
         json.put("label_text", objective.labelText());
+        json.put("on_nonfinite", onNonFinite.cliName());
+        json.put("max_nonfinite", maxNonFinite);
         return json;
     }
 
-    /** Reads {@link #toJson()}'s form back; a configuration saved before objectives existed is causal-lm. */
+    /**
+     * Reads {@link #toJson()}'s form back; a configuration saved before objectives existed is causal-lm, and one
+     * saved before {@code on_nonfinite} and {@code max_nonfinite} existed reads as skip and {@link #MAX_NONFINITE}.
+     */
     public static TrainingConfig fromJson(JsonObject json) {
         Objective.Kind kind = Objective.Kind.parse(json.stringOr("objective", "causal-lm"));
         String placement = json.stringOr("placement", null);
@@ -348,14 +381,17 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
                 json.requireInt("epochs"), json.requireDouble("clip"), json.requireLong("seed"),
                 json.requireInt("eval_every"), json.requireInt("save_every"), json.requireInt("early_stop"),
                 json.requireString("base_model"), json.stringOr("tokenizer", null), json.stringOr("train_data", null),
-                json.stringOr("eval_data", null), json.requireDouble("eval_split"), objective);
+                json.stringOr("eval_data", null), json.requireDouble("eval_split"), objective,
+                NonFiniteAction.parse(json.stringOr("on_nonfinite", NonFiniteAction.SKIP.cliName())),
+                json.has("max_nonfinite") ? json.requireInt("max_nonfinite") : MAX_NONFINITE);
     }
 
     /**
      * The settings that decide the trajectory and differ between this configuration and {@code saved}, each
      * as "--flag now (checkpoint: saved)"; empty when a run with this configuration continues {@code saved}'s
-     * exactly. The run's length, its evaluation and save rhythm, early stopping and the names written into
-     * the adapter may differ, and so may the data's names (the trainer checks the examples themselves).
+     * exactly. The run's length, its evaluation and save rhythm, early stopping, what a non-finite step does
+     * and the names written into the adapter may differ, and so may the data's names (the trainer checks the
+     * examples themselves).
      */
     public List<String> trajectoryDifferences(TrainingConfig saved) {
         List<String> differences = new ArrayList<>();
@@ -395,7 +431,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
      * Builds a {@link TrainingConfig}; the defaults are the command line's: 20 virtual tokens, sample-vocab init,
      * AdamW at {@link #ADAMW_LEARNING_RATE} (Adafactor at 0.3 when chosen without a rate), constant schedule, no
      * warm-up, batch 8, no accumulation, no truncation, 3 epochs, clipping at 1.0, seed 0, evaluation and
-     * checkpoints once per epoch, no early stopping, nothing held out, the causal LM objective.
+     * checkpoints once per epoch, no early stopping, nothing held out, the causal LM objective, non-finite steps
+     * skipped with a stop at {@link #MAX_NONFINITE} in a row.
      */
     public static final class Builder {
         private int virtualTokens = 20;
@@ -420,6 +457,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         private double evalSplit;
         private String baseModel;
         private Objective objective = Objective.CAUSAL_LM;
+        private NonFiniteAction onNonFinite = NonFiniteAction.SKIP;
+        private int maxNonFinite = MAX_NONFINITE;
 
         private Builder(String baseModel) {
             this.baseModel = baseModel;
@@ -453,11 +492,14 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         public Builder evalSplit(double value) { evalSplit = value; evalData = null; return this; }
         public Builder objective(Objective value) { objective = value; return this; }
 
+        public Builder onNonFinite(NonFiniteAction value) { onNonFinite = value; return this; }
+        public Builder maxNonFinite(int value) { maxNonFinite = value; return this; }
+
         public TrainingConfig build() {
             double rate = lr != null ? lr : optimizer.defaultLearningRate();
             return new TrainingConfig(virtualTokens, init, optimizer, rate, schedule, warmup, batch, gradAccum,
                     maxLength, steps, epochs, clip, seed, evalEvery, saveEvery, earlyStop, baseModel, tokenizer,
-                    trainData, evalData, evalSplit, objective);
+                    trainData, evalData, evalSplit, objective, onNonFinite, maxNonFinite);
         }
     }
 }

@@ -12,12 +12,14 @@ import dev.promptgrad.tensor.Workspace;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One optimizer step of a soft prompt on a frozen model: forward and backward of each micro-batch (the
  * workspace is rewound before each, so a step allocates no backend memory once shapes repeat), the
  * micro-batches' losses and gradients combined, global-norm clipping, and the optimizer's update of the host
- * copy of the prompt. Also the evaluation loss, without backward. The loss of a micro-batch is its
+ * copy of the prompt. A step whose loss, gradient norm or update is NaN or infinite changes nothing and throws
+ * {@link NonFiniteStepException}. Also the evaluation loss, without backward. The loss of a micro-batch is its
  * {@link TrainingObjective.Batch}'s. It owns the workspace and the prompt tensor; it does not choose examples,
  * schedule the rate or save anything.
  *
@@ -45,6 +47,7 @@ public final class TrainingStep implements AutoCloseable {
     private final Tensor promptValues;   // (P, dim) on the backend
     private final float[] gradient;      // (P · dim) the step's combined dLoss/dPrompt
     private final double[] sum;          // (P · dim) the weighted sum of micro-batch gradients
+    private final float[] before;        // (P · dim) the prompt before the optimizer's update, to undo it
 
     /** Steps for a causal LM's prompt of {@code promptRows}, which must leave room for a token in its context. */
     public TrainingStep(LanguageModel model, int promptRows) {
@@ -74,13 +77,15 @@ public final class TrainingStep implements AutoCloseable {
         this.promptValues = scope.allocate(promptRows, width);
         this.gradient = new float[promptRows * width];
         this.sum = new double[gradient.length];
+        this.before = new float[gradient.length];
     }
 
     /**
      * Moves {@code prompt} (P · dim, in place) one step against the mean loss of {@code microBatches}.
      *
      * @param clip the global-norm bound; 0 for none
-     * @throws IllegalStateException if the loss or the gradient is not finite (nothing is changed then)
+     * @throws NonFiniteStepException if the loss or the gradient norm is not finite, or the update would make
+     *                                the prompt or the optimizer's moments so; nothing is changed then
      */
     public Result run(float[] prompt, List<? extends TrainingObjective.Batch> microBatches, Optimizer optimizer,
                       double lr, double clip) {
@@ -109,15 +114,23 @@ public final class TrainingStep implements AutoCloseable {
         }
         tape.reset();
         for (int j = 0; j < gradient.length; j++) gradient[j] = (float) sum[j];
-        if (!Double.isFinite(loss)) {
-            throw new IllegalStateException("the loss is " + loss + "; the prompt was not changed");
-        }
+        if (!Double.isFinite(loss)) throw new NonFiniteStepException("the loss is " + loss);
+        // GradientClipping leaves the gradient alone and returns the norm when it is not finite
         double norm = clip > 0 ? GradientClipping.clipByGlobalNorm(gradient, clip) : l2Norm(gradient);
         if (!Double.isFinite(norm)) {
-            throw new IllegalStateException("the gradient norm is " + norm + " at loss " + loss
-                    + "; the prompt was not changed");
+            throw new NonFiniteStepException("the gradient norm is " + norm + " at loss " + loss);
         }
+        System.arraycopy(prompt, 0, before, 0, before.length);
+        int stepsBefore = optimizer.steps();
+        Map<String, float[]> momentsBefore = optimizer.state();
         optimizer.step(prompt, gradient, lr);
+        String overflow = firstNonFinite(prompt, optimizer.state());
+        if (overflow != null) {
+            System.arraycopy(before, 0, prompt, 0, before.length);
+            optimizer.restore(stepsBefore, momentsBefore);
+            throw new NonFiniteStepException("the update made " + overflow + " at loss " + loss + " and gradient norm "
+                    + norm);
+        }
         return new Result(loss, norm, total, tokens);
     }
 
@@ -143,6 +156,20 @@ public final class TrainingStep implements AutoCloseable {
 
     public int promptRows() {
         return promptRows;
+    }
+
+    /** "prompt_embeddings[i] Infinity" or "optimizer slot[i] NaN" for the first non-finite value, else null. */
+    private static String firstNonFinite(float[] prompt, Map<String, float[]> moments) {
+        for (int i = 0; i < prompt.length; i++) {
+            if (!Float.isFinite(prompt[i])) return "prompt_embeddings[" + i + "] " + prompt[i];
+        }
+        for (Map.Entry<String, float[]> slot : moments.entrySet()) {
+            float[] values = slot.getValue();
+            for (int i = 0; i < values.length; i++) {
+                if (!Float.isFinite(values[i])) return "optimizer " + slot.getKey() + "[" + i + "] " + values[i];
+            }
+        }
+        return null;
     }
 
     private static double l2Norm(float[] values) {
