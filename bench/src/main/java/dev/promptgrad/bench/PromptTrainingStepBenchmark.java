@@ -9,6 +9,7 @@ import dev.promptgrad.model.TokenBatch;
 import dev.promptgrad.model.WeightSpec;
 import dev.promptgrad.optim.Adam;
 import dev.promptgrad.optim.Parameter;
+import dev.promptgrad.train.CausalLmObjective;
 import dev.promptgrad.train.TrainingStep;
 import dev.promptgrad.tensor.Weights;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -58,7 +59,7 @@ public class PromptTrainingStepBenchmark {
     private Gpt2 model;
     private TrainingStep step;
     private Adam optimizer;
-    private List<TokenBatch> batches;
+    private List<CausalLmObjective.Batch> batches;
     private float[] prompt;       // (PROMPT_ROWS, DIM)
 
     @Setup(Level.Trial)
@@ -76,7 +77,8 @@ public class PromptTrainingStepBenchmark {
         for (int i = 0; i < ids.length; i++) ids[i] = random.nextInt(VOCAB);
         int[] labels = ids.clone();                            // (BATCH, TOKENS), -100 before the last `labelled`
         for (int i = 0; i < labels.length; i++) if (i % TOKENS < TOKENS - labelled) labels[i] = -100;
-        batches = List.of(new TokenBatch(BATCH, TOKENS, ids, null, labels));
+        TokenBatch tokens = new TokenBatch(BATCH, TOKENS, ids, null, labels);
+        batches = List.of(new CausalLmObjective.Batch(model, tokens, PROMPT_ROWS));
         prompt = new float[PROMPT_ROWS * DIM];
         for (int i = 0; i < prompt.length; i++) prompt[i] = (float) (random.nextGaussian() * 0.02);
         optimizer = new Adam(List.of(Parameter.of("prompt_embeddings", PROMPT_ROWS, DIM)), Adam.Settings.ADAMW);

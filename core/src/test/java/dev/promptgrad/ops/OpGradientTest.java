@@ -151,6 +151,12 @@ class OpGradientTest {
         }, names("x"), check.random(2, 2, 3, 12));
     }
 
+    @Test
+    void scale() {
+        check.check("scale", (tape, in) -> Activation.apply(tape, UnaryOp.SILU, Scale.apply(tape, in[0], -2.5)),
+                names("x"), check.random(1, 3, 5));
+    }
+
     @ParameterizedTest
     @CsvSource({"false, false", "false, true", "true, false", "true, true"})
     void matmul(boolean transA, boolean transB) {

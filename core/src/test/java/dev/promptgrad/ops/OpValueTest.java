@@ -159,6 +159,18 @@ class OpValueTest {
     }
 
     @Test
+    void scaleMultipliesEveryElementAndRefusesANonFiniteFactor() {
+        Tensor x = random.random(1, 2, 3);
+        double[] xs = host(x);
+        double[] expected = new double[xs.length];
+        for (int i = 0; i < xs.length; i++) expected[i] = 20 * xs[i];
+        Variable y = Scale.apply(tape, constant(x), 20);
+        assertArrayEquals(new int[] {2, 3}, y.shape());
+        assertArrayEquals(expected, host(y.value()), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> Scale.apply(tape, constant(x), Double.NaN));
+    }
+
+    @Test
     void crossEntropyRefusesABatchWithoutLabelsAndAnOutOfRangeTarget() {
         Variable logits = constant(random.random(1, 2, 5));
         IllegalArgumentException none = assertThrows(IllegalArgumentException.class,

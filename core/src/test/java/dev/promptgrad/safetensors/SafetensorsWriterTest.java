@@ -1,6 +1,7 @@
 package dev.promptgrad.safetensors;
 
 import dev.promptgrad.io.AtomicFile;
+import dev.promptgrad.io.DiskFullException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,9 +64,10 @@ class SafetensorsWriterTest {
 
         SafetensorsWriter bigger = new SafetensorsWriter().metadata("format", "pt")
                 .add("prompt_embeddings", new float[40_000], 20, 2000);
-        IOException e = assertThrows(IOException.class,
+        DiskFullException e = assertThrows(DiskFullException.class,
                 () -> AtomicFile.write(target, out -> bigger.writeTo(failingAfter(out, 70_000))));
-        assertEquals("No space left on device (injected)", e.getMessage());
+        assertEquals("no space left on device while writing " + target.toAbsolutePath(), e.getMessage());
+        assertEquals("No space left on device (injected)", e.getCause().getMessage());
         assertArrayEquals(before, Files.readAllBytes(target));
         assertEquals(List.of("adapter_model.safetensors"), folderListing());
 

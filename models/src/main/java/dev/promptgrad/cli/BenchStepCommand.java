@@ -15,6 +15,7 @@ import dev.promptgrad.optim.Adam;
 import dev.promptgrad.optim.Parameter;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
+import dev.promptgrad.train.CausalLmObjective;
 import dev.promptgrad.train.TrainingStep;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -124,7 +125,8 @@ final class BenchStepCommand implements Callable<Integer> {
              LanguageModel model = newModel(timing, width);
              TrainingStep step = new TrainingStep(model, virtualTokens);
              Scope sgemmScope = new Scope(timing, "sgemm comparison")) {
-            List<TokenBatch> batches = List.of(newBatch());
+            List<CausalLmObjective.Batch> batches =
+                    List.of(new CausalLmObjective.Batch(model, newBatch(), virtualTokens));
             float[] prompt = randomPrompt();                       // (P, dim), updated in place by each step
             Adam adamw = new Adam(List.of(Parameter.of("prompt_embeddings", virtualTokens, dim)), Adam.Settings.ADAMW);
             int rows = batch * (virtualTokens + tokens);

@@ -3,7 +3,9 @@ package dev.promptgrad.cli;
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.data.Example;
 import dev.promptgrad.data.JsonlReader;
+import dev.promptgrad.encoder.EncoderCatalog;
 import dev.promptgrad.evaluate.PromptEvaluation;
+import dev.promptgrad.hard.PromptPlacement;
 import dev.promptgrad.json.Json;
 import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.json.JsonWriter;
@@ -36,10 +38,12 @@ import java.util.function.Function;
 /**
  * {@code promptgrad eval}: the loss and perplexity of a model on a JSONL file, and for {"input", "output"} lines
  * the exact-match accuracy of greedy generations and (for a small label set) the verbalizer's label accuracy,
- * without the soft prompt and, given {@code --prompt}, with it, side by side so the gain shows. Reads only.
+ * without the soft prompt and, given {@code --prompt}, with it, side by side so the gain shows. For an encoder
+ * ({@code --model minilm}, a BERT folder or an .onnx file) it reports {@link EncoderEvaluation}'s accuracy instead.
+ * Reads only.
  */
 @Command(name = "eval", sortOptions = false,
-        description = "Loss, perplexity and accuracy on a JSONL file, without and with a soft prompt.")
+        description = "Loss, perplexity and accuracy on a JSONL file, without and with a soft or hard prompt.")
 final class EvalCommand implements Callable<Integer> {
 
     private static final JsonLimits LINE_LIMITS = JsonLimits.upTo(64L << 20);
@@ -48,8 +52,18 @@ final class EvalCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A Hugging Face model folder or a llama2.c .bin checkpoint.")
+            description = "A Hugging Face model folder or a llama2.c .bin checkpoint; or an encoder (minilm, a BERT"
+                    + " folder, an .onnx file) with {\"text\", \"label\"} or {\"query\", \"positive\"} data.")
     Path model;
+
+    @Option(names = "--placement", paramLabel = "WHERE",
+            description = "Encoders: before-cls or after-cls (default: the prompt's training run's, else before-cls).")
+    String placement;
+
+    @Option(names = "--label-text", paramLabel = "TEMPLATE",
+            description = "Encoders: what a label is compared as, {label} replaced by it (default: the prompt's"
+                    + " training run's, else \"{label}\").")
+    String labelText;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
             description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
@@ -58,6 +72,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--prompt", paramLabel = "ADAPTER_DIR",
             description = "A PEFT adapter folder: its soft prompt is evaluated beside the model without one.")
     Path prompt;
+
+    @Mixin
+    HardPromptOption hardPrompt;
 
     @Option(names = "--data", required = true, paramLabel = "FILE.jsonl",
             description = "Examples in the training data's forms (see docs/cli.md).")
@@ -76,6 +93,23 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
+        if (EncoderCatalog.isEncoder(model.toString())) {
+            if (hardPrompt.given()) {
+                throw new IllegalArgumentException("--hard-prompt is for causal LMs; " + model + " is an encoder");
+            }
+            try (Backend backend = common.openBackend(spec.commandLine().getErr())) {
+                EncoderEvaluation.run(model.toString(), prompt, data, placement, labelText, json, backend,
+                        spec.commandLine().getOut());
+            }
+            return Main.OK;
+        }
+        if (placement != null || labelText != null) {
+            throw new IllegalArgumentException("--placement and --label-text are for encoders; " + model
+                    + " is not one");
+        }
+        if (prompt != null && hardPrompt.given()) {
+            throw new IllegalArgumentException("give --prompt or --hard-prompt, not both: each is evaluated beside no prompt");
+        }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend);
              Scope scope = new Scope(backend, "eval")) {
@@ -85,7 +119,8 @@ final class EvalCommand implements Callable<Integer> {
                 PeftAdapter adapter = PeftAdapter.read(prompt).requireWidth(lm.dim(), lm.name());
                 softPrompt = scope.of(adapter.embeddings(), adapter.virtualTokens(), adapter.width());  // (P, dim)
             }
-            int promptRows = softPrompt == null ? 0 : softPrompt.dim(0);
+            int[] hardIds = hardPrompt.given() ? hardPrompt.ids(source) : new int[0];
+            int promptRows = softPrompt == null ? hardIds.length : softPrompt.dim(0);
             if (promptRows >= lm.contextLength()) {
                 throw new IllegalArgumentException("the prompt has " + promptRows + " rows, but " + lm.name()
                         + " reads at most " + lm.contextLength() + " positions");
@@ -102,6 +137,13 @@ final class EvalCommand implements Callable<Integer> {
             if (softPrompt != null) {
                 reports.add(PromptEvaluation.run(lm, softPrompt, examples, pairs, source.tokenizer(), source.stopTokens(),
                         padId, batchSize));
+            }
+            if (hardIds.length > 0) {
+                PromptPlacement placement = HardPromptOption.placement(source);
+                List<PromptEvaluation.Pair> prompted = pairs.stream().map(p -> new PromptEvaluation.Pair(
+                        placement.insert(p.inputIds(), hardIds), p.output(), p.outputIds())).toList();
+                reports.add(PromptEvaluation.run(lm, null, examples.stream().map(e -> placement.insert(e, hardIds))
+                        .toList(), prompted, source.tokenizer(), source.stopTokens(), padId, batchSize));
             }
             print(reports);
         }
@@ -149,7 +191,7 @@ final class EvalCommand implements Callable<Integer> {
             for (int i = 0; i < reports.size(); i++) {
                 PromptEvaluation.Report r = reports.get(i);
                 Map<String, Object> result = new LinkedHashMap<>();
-                result.put("prompt", i == 0 ? null : prompt.toString());
+                result.put("prompt", i == 0 ? null : prompt != null ? prompt.toString() : hardPrompt.value);
                 result.put("examples", r.examples());
                 result.put("labelled_tokens", r.labelledTokens());
                 result.put("loss", r.loss());

@@ -57,6 +57,9 @@ final class GenerateCommand implements Callable<Integer> {
             description = "A PEFT adapter folder whose soft prompt goes before the input.")
     Path prompt;
 
+    @Mixin
+    HardPromptOption hardPrompt;
+
     static final class Input {
         @Option(names = "--text", required = true, paramLabel = "TEXT",
                 description = "The text to continue (encoded with the tokenizer's BOS, if it adds one).")
@@ -124,6 +127,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             int promptRows = softPrompt == null ? 0 : softPrompt.dim(0);
             int[] inputIds = inputIds(source);
+            if (hardPrompt.given()) inputIds = HardPromptOption.placement(source).insert(inputIds, hardPrompt.ids(source));
             if (inputIds.length == 0 && promptRows == 0) {
                 throw new IllegalArgumentException("--text \"" + input.text + "\" has no tokens and there is no --prompt;"
                         + " give some text to continue");
@@ -156,6 +160,7 @@ final class GenerateCommand implements Callable<Integer> {
              Scope scope = new Scope(backend, "generate --batch")) {
             LanguageModel lm = source.model();
             Map<Path, Tensor> adapters = new HashMap<>();   // each adapter folder read once: (P, dim)
+            int[] hardIds = hardPrompt.given() ? hardPrompt.ids(source) : null;
             List<BatchRequest> requests = new ArrayList<>();
             for (GenerationRequests.Line line : lines) {
                 String where = input.batch + ":" + line.number() + ": ";
@@ -170,6 +175,7 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 int[] ids = line.ids() != null ? checkIds(line.ids(), lm.vocabSize(), where)
                         : source.bosEos().start(source.requireTokenizer(where + "\"text\"").encode(line.text()));
+                if (hardIds != null) ids = HardPromptOption.placement(source).insert(ids, hardIds);
                 int rows = softPrompt == null ? 0 : softPrompt.dim(0);
                 if (ids.length == 0 && rows == 0) {
                     throw new IllegalArgumentException(where + "the text has no tokens and there is no prompt; give some"

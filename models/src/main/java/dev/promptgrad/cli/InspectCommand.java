@@ -1,6 +1,9 @@
 package dev.promptgrad.cli;
 
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.encoder.BertModel;
+import dev.promptgrad.encoder.Encoder;
+import dev.promptgrad.encoder.EncoderCatalog;
 import dev.promptgrad.json.JsonWriter;
 import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.prompt.PeftAdapter;
@@ -24,7 +27,8 @@ import java.util.concurrent.Callable;
 /**
  * {@code promptgrad inspect}: each virtual token of a soft prompt beside the vocabulary — its nearest tokens by
  * cosine similarity and its norm against the embedding table's — and the mean best cosine, which shows how
- * little the nearest tokens explain a learned prompt (Khashabi et al.'s "waywardness"). Reads only.
+ * little the nearest tokens explain a learned prompt (Khashabi et al.'s "waywardness"). For an encoder the table is
+ * BERT's word embeddings. Reads only.
  */
 @Command(name = "inspect", sortOptions = false,
         description = "Nearest vocabulary tokens and norms of a soft prompt's virtual tokens.")
@@ -34,7 +38,8 @@ final class InspectCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A Hugging Face model folder or a llama2.c .bin checkpoint.")
+            description = "A Hugging Face model folder or a llama2.c .bin checkpoint, or an encoder (minilm, a BERT"
+                    + " folder, an .onnx file).")
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
@@ -58,6 +63,16 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (top < 1) throw new IllegalArgumentException("--top must be at least 1, got " + top);
+        if (EncoderCatalog.isEncoder(model.toString())) {
+            try (Backend backend = common.openBackend(spec.commandLine().getErr());
+                 Encoder encoder = EncoderCatalog.load(model.toString(), backend)) {
+                BertModel bert = encoder.model();
+                PeftAdapter adapter = PeftAdapter.read(prompt).requireWidth(bert.config().hiddenSize(), bert.name());
+                print(PromptInspection.inspect(adapter.embeddings(), adapter.virtualTokens(), adapter.width(), backend,
+                        bert.weights().get("embeddings.word_embeddings.weight"), top), encoder.tokenizer());
+            }
+            return Main.OK;
+        }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
              ModelSource source = ModelSource.open(model, tokenizer, backend)) {
             LanguageModel lm = source.model();

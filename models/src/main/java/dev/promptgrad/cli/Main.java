@@ -2,7 +2,9 @@ package dev.promptgrad.cli;
 
 import dev.promptgrad.checkpoint.CheckpointException;
 import dev.promptgrad.data.DataFormatException;
+import dev.promptgrad.encoder.EncoderFormatException;
 import dev.promptgrad.json.JsonException;
+import dev.promptgrad.onnx.OnnxFormatException;
 import dev.promptgrad.prompt.AdapterFormatException;
 import dev.promptgrad.safetensors.SafetensorsException;
 import dev.promptgrad.tokenizer.TokenizerFormatException;
@@ -24,7 +26,8 @@ import java.util.concurrent.Callable;
 
 /**
  * The {@code promptgrad} command line: picocli subcommands ({@code generate}, {@code grad}, {@code eval},
- * {@code inspect}, {@code convert}, {@code trace}, {@code train}) over the library.
+ * {@code inspect}, {@code convert}, {@code trace}, {@code train}, {@code hard}, {@code discretize}, {@code embed},
+ * {@code demo}) over the library.
  * {@link #run} is the whole program and returns its exit code (0 done, 1 failed, 2 the command line itself was
  * wrong); only {@link #main} exits. A failure is one line on the error stream, {@code error: <what and where>},
  * never a stack trace unless {@code --debug} is given. Flags and JSON output are documented in docs/cli.md.
@@ -32,7 +35,10 @@ import java.util.concurrent.Callable;
 @Command(name = "promptgrad",
         description = "Learn a frozen transformer's prompt. Run a command with --help for its flags.",
         subcommands = {GenerateCommand.class, GradCommand.class, EvalCommand.class, InspectCommand.class,
-                ConvertCommand.class, TraceCommand.class, TrainCommand.class, BenchCommand.class},
+                ConvertCommand.class, TraceCommand.class, TrainCommand.class,
+                HardCommand.class,
+                DiscretizeCommand.class, EmbedCommand.class, DemoCommand.class,
+                BenchCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class Main implements Callable<Integer> {
 
@@ -111,7 +117,8 @@ public final class Main implements Callable<Integer> {
         if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
                 || e instanceof UncheckedIOException || e instanceof JsonException || e instanceof SafetensorsException
                 || e instanceof TokenizerFormatException || e instanceof CheckpointException
-                || e instanceof DataFormatException || e instanceof AdapterFormatException) {
+                || e instanceof DataFormatException || e instanceof AdapterFormatException
+                || e instanceof EncoderFormatException || e instanceof OnnxFormatException) {
             return message;
         }
         return "unexpected " + e.getClass().getName() + ": " + message

@@ -2,6 +2,8 @@ package dev.promptgrad.cli;
 
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.data.JsonlReader;
+import dev.promptgrad.embedding.ClassifyObjective;
+import dev.promptgrad.encoder.PromptPlacement;
 import dev.promptgrad.json.JsonWriter;
 import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.prompt.PeftAdapter;
@@ -32,9 +34,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * {@code promptgrad train}: learns a soft prompt for a frozen model from JSONL examples and writes a PEFT
  * adapter folder with promptgrad's checkpoint beside it (docs/cli.md, docs/prompt-files.md); {@code --resume}
- * continues a stopped run. It turns flags into a {@link TrainingConfig} (over the checkpoint's when resuming),
- * shows progress, and on Ctrl-C lets the current step finish and saves a checkpoint before the JVM exits. The
- * training itself is {@link PromptTrainer}'s.
+ * continues a stopped run. A causal LM learns from next-token loss; an encoder's objective is chosen with
+ * {@code --objective} and run by {@link EncoderTraining} (docs/encoders.md). It turns flags into a
+ * {@link TrainingConfig} (over the checkpoint's when resuming), shows progress, and on Ctrl-C lets the current
+ * step finish and saves a checkpoint before the JVM exits. The training itself is {@link PromptTrainer}'s.
  */
 @Command(name = "train", sortOptions = false,
         description = "Learn a soft prompt from JSONL examples; write a PEFT adapter folder that --resume continues.")
@@ -47,9 +50,28 @@ final class TrainCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", paramLabel = "PATH",
-            description = "A Hugging Face model folder or a llama2.c .bin checkpoint (with --resume: default the"
+            description = "A Hugging Face model folder or a llama2.c .bin checkpoint; for --objective classify or"
+                    + " contrastive an encoder: minilm, a BERT folder or an .onnx file (with --resume: default the"
                     + " checkpoint's).")
     Path model;
+
+    @Option(names = "--objective", paramLabel = "NAME",
+            description = "causal-lm (next-token loss of a causal LM, the default), classify ({\"text\","
+                    + " \"label\"} lines: each text nearest its label's embedding) or contrastive ({\"query\","
+                    + " \"positive\"} lines, in-batch negatives); the last two train an encoder's prompt.")
+    String objective;
+
+    @Option(names = "--placement", paramLabel = "WHERE",
+            description = "Encoders: before-cls (PEFT's, the default) or after-cls.")
+    String placement;
+
+    @Option(names = "--temperature", paramLabel = "TAU",
+            description = "Encoders: the softmax temperature over cosine similarities (default 0.05, i.e. scale 20).")
+    Double temperature;
+
+    @Option(names = "--label-text", paramLabel = "TEMPLATE",
+            description = "classify: what a label is compared as, {label} replaced by it (default \"{label}\").")
+    String labelText;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
             description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
@@ -149,6 +171,15 @@ final class TrainCommand implements Callable<Integer> {
             description = "Stop after PATIENCE evaluations without a lower held-out loss; 0 is off (default 0).")
     Integer earlyStop;
 
+    @Option(names = "--on-nonfinite", paramLabel = "ACTION",
+            description = "A step whose loss or gradient is NaN or infinite: skip (warn and leave the prompt as it"
+                    + " was; the default) or stop (save the last finite prompt and fail).")
+    String onNonFinite;
+
+    @Option(names = "--max-nonfinite", paramLabel = "N",
+            description = "With skip: stop the run at N such steps in a row (default 3).")
+    Integer maxNonFinite;
+
     @Option(names = "--json", description = "Print one JSON object (see docs/cli.md) at the end instead of a sentence.")
     boolean json;
 
@@ -158,8 +189,6 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         TrainingConfig config = configuration();
-        Path modelPath = Path.of(config.baseModel());
-        Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
         Path outFolder = out != null ? out : resume;
         PrintWriter printer = spec.commandLine().getOut();
         TrainingProgress progress = new TrainingProgress(printer, System.console() != null);
@@ -174,8 +203,36 @@ final class TrainCommand implements Callable<Integer> {
             }
         }, "promptgrad train: save on interrupt");
         Runtime.getRuntime().addShutdownHook(interrupt);
-        try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
+        try (Backend backend = common.openBackend(spec.commandLine().getErr())) {
+            if (config.objective().kind().encoder()) {
+                EncoderTraining.Outcome outcome = EncoderTraining.run(config, resume, outFolder, backend, progress,
+                        stop);
+                progress.finish();
+                print(printer, outcome.result(), outcome.before(), outcome.after());
+            } else {
+                EncoderTraining.refuseEncoderForCausalLm(config.baseModel());
+                TrainingResult result = trainCausalLm(config, backend, outFolder, progress, stop);
+                progress.finish();
+                print(printer, result, null, null);
+            }
+        } finally {
+            progress.finish();
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(interrupt);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is already exiting (Ctrl-C): the hook has run and is waiting for this countdown
+            }
+        }
+        return Main.OK;
+    }
+
+    /** A causal LM's run: the model and its tokenizer, the JSONL examples, a new or resumed trainer. */
+    private TrainingResult trainCausalLm(TrainingConfig config, Backend backend, Path outFolder,
+                                         TrainingProgress progress, AtomicBoolean stop) {
+        Path modelPath = Path.of(config.baseModel());
+        Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
+        try (ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
             LanguageModel lm = source.model();
             int room = lm.contextLength() - config.virtualTokens();
             if (room < 1) {
@@ -190,21 +247,10 @@ final class TrainCommand implements Callable<Integer> {
                     config.maxLength() > 0 ? Math.min(config.maxLength(), room) : room, source.bosEos().bos());
             int padId = source.tokenizer() != null ? source.tokenizer().pad().orElse(0) : 0;
             PromptTrainer trainer = new PromptTrainer(lm, examples, config, padId, progress);
-            TrainingResult result = resume != null ? trainer.resume(resume, outFolder, stop)
+            return resume != null ? trainer.resume(resume, outFolder, stop)
                     : trainer.train(outFolder,
                             InitialPrompt.of(config, lm, source.tokenizer(), source.bosEos(), examples), stop);
-            progress.finish();
-            print(printer, result);
-        } finally {
-            progress.finish();
-            finished.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(interrupt);
-            } catch (IllegalStateException shuttingDown) {
-                // the JVM is already exiting (Ctrl-C): the hook has run and is waiting for this countdown
-            }
         }
-        return Main.OK;
     }
 
     /** The flags over the defaults, or over the checkpoint's configuration when resuming. */
@@ -254,6 +300,15 @@ final class TrainCommand implements Callable<Integer> {
         if (evalEvery != null) builder.evalEvery(evalEvery);
         if (saveEvery != null) builder.saveEvery(saveEvery);
         if (earlyStop != null) builder.earlyStop(earlyStop);
+        if (onNonFinite != null) builder.onNonFinite(TrainingConfig.NonFiniteAction.parse(onNonFinite));
+        if (maxNonFinite != null) builder.maxNonFinite(maxNonFinite);
+        if (objective != null || placement != null || temperature != null || labelText != null) {
+            TrainingConfig.Objective.Kind kind = objective != null ? TrainingConfig.Objective.Kind.parse(objective)
+                    : builder.build().objective().kind();
+            builder.objective(TrainingConfig.Objective.of(kind,
+                    placement == null ? null : PromptPlacement.parse(placement),
+                    temperature, labelText));
+        }
         TrainingConfig config = builder.build();
         if (config.trainData() == null) {
             throw new IllegalArgumentException("the checkpoint in " + resume + " names no training file; pass --data");
@@ -261,11 +316,14 @@ final class TrainCommand implements Callable<Integer> {
         return config;
     }
 
-    private void print(PrintWriter printer, TrainingResult result) {
+    /** The summary; {@code before} and {@code after} are held-out accuracies of a classify run, else null. */
+    private void print(PrintWriter printer, TrainingResult result, ClassifyObjective.Accuracy before,
+                       ClassifyObjective.Accuracy after) {
         String why = switch (result.status()) {
             case FINISHED -> "finished";
             case EARLY_STOPPED -> "stopped early";
             case INTERRUPTED -> "interrupted";
+            case DIVERGED -> "diverged";
             case RUNNING -> "running";
         };
         if (json) {
@@ -277,6 +335,10 @@ final class TrainCommand implements Callable<Integer> {
             summary.put("eval_loss", finiteOrNull(result.lastEvalLoss()));
             summary.put("best_eval_loss", finiteOrNull(result.bestEvalLoss()));
             summary.put("best_step", result.bestStep() < 0 ? null : result.bestStep());
+            if (after != null) {
+                summary.put("accuracy_without_prompt", before.fraction());
+                summary.put("accuracy", after.fraction());
+            }
             summary.put("out", result.folder().toString());
             printer.println(JsonWriter.compact().write(summary));
         } else {
@@ -291,6 +353,12 @@ final class TrainCommand implements Callable<Integer> {
                         .append(" (in ").append(result.folder().resolve(Checkpoint.BEST)).append(")");
             }
             printer.println(line);
+            if (after != null) {
+                printer.println(String.format(Locale.ROOT,
+                        "held-out accuracy: %.1f%% (%d of %d) with the prompt, %.1f%%"
+                        + " (%d of %d) without", 100 * after.fraction(), after.correct(), after.total(),
+                        100 * before.fraction(), before.correct(), before.total()));
+            }
             printer.println("adapter written to " + result.folder() + (result.status() == Checkpoint.Status.INTERRUPTED
                     ? "; continue with: promptgrad train --resume " + result.folder() : ""));
         }

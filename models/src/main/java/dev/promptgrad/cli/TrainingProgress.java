@@ -68,6 +68,11 @@ final class TrainingProgress implements TrainingListener {
         println("note: " + message);
     }
 
+    @Override
+    public void warning(String message) {
+        println("warning: " + message);
+    }
+
     /** Ends the status line, if one is open. */
     void finish() {
         if (lineOpen) {

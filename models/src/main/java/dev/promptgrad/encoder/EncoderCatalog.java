@@ -1,6 +1,9 @@
 package dev.promptgrad.encoder;
 
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.json.Json;
+import dev.promptgrad.json.JsonException;
+import dev.promptgrad.json.JsonLimits;
 import dev.promptgrad.onnx.OnnxModel;
 import dev.promptgrad.tokenizer.WordPieceTokenizer;
 
@@ -20,6 +23,8 @@ import java.util.List;
 public final class EncoderCatalog {
     /** all-MiniLM-L6-v2: 6 layers, dim 384, mean pooling with L2 normalisation, 128 tokens. */
     public static final String MINILM = "minilm";
+    /** The Hugging Face Hub id of {@value #MINILM}, what PEFT loads it by. */
+    public static final String MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2";
     static final String MINILM_ONNX = "/all-minilm-l6-v2.onnx";
     static final String MINILM_TOKENIZER = "/all-minilm-l6-v2-tokenizer.json";
     private static final String MINILM_ARTIFACT =
@@ -31,6 +36,24 @@ public final class EncoderCatalog {
     /** The built-in names. */
     public static List<String> names() {
         return List.of(MINILM);
+    }
+
+    /**
+     * Whether {@code nameOrPath} names an encoder this catalog loads: a built-in name, an .onnx file, or a folder
+     * whose config.json says {@code "model_type": "bert"}. False for anything else, including paths that do not
+     * exist (the caller reports those).
+     */
+    public static boolean isEncoder(String nameOrPath) {
+        if (names().contains(nameOrPath)) return true;
+        Path path = Path.of(nameOrPath);
+        if (Files.isRegularFile(path)) return nameOrPath.endsWith(".onnx");
+        Path config = path.resolve("config.json");
+        if (!Files.isDirectory(path) || !Files.isRegularFile(config)) return false;
+        try {
+            return "bert".equals(Json.parseObjectFile(config, JsonLimits.upTo(1 << 20)).stringOr("model_type", null));
+        } catch (JsonException e) {
+            return false;
+        }
     }
 
     /** Loads a built-in encoder by name, or the folder or .onnx file at that path. */

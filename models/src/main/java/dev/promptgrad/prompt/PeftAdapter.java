@@ -39,14 +39,17 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
     public static final String CONFIG_FILE = "adapter_config.json";
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
     public static final String TENSOR = "prompt_embeddings";
+    /** PEFT's task type of a decoder-only language model's adapter. */
+    public static final String CAUSAL_LM = "CAUSAL_LM";
+    /** PEFT's task type of an encoder's adapter that makes embeddings. */
+    public static final String FEATURE_EXTRACTION = "FEATURE_EXTRACTION";
     private static final Set<String> PROMPT_TYPES = Set.of("PROMPT_TUNING", "P_TUNING");
     private static final JsonLimits CONFIG_LIMITS = JsonLimits.upTo(16L << 20);
 
     /**
-     * The fields of PEFT's {@code PromptTuningConfig} for a CAUSAL_LM adapter that depend on the model and
-     * the run; the others are fixed ({@code peft_type} PROMPT_TUNING, {@code task_type} CAUSAL_LM,
-     * {@code inference_mode} true, {@code num_transformer_submodules} 1, nulls for {@code auto_mapping},
-     * {@code revision} and {@code tokenizer_kwargs}).
+     * The fields of PEFT's {@code PromptTuningConfig} that depend on the model and the run; the others are fixed
+     * ({@code peft_type} PROMPT_TUNING, {@code inference_mode} true, {@code num_transformer_submodules} 1, nulls
+     * for {@code auto_mapping}, {@code revision} and {@code tokenizer_kwargs}).
      *
      * @param baseModel  {@code base_model_name_or_path}: what PEFT loads the base model from
      * @param layers     {@code num_layers}: the model's transformer blocks
@@ -55,12 +58,23 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
      * @param initText   {@code prompt_tuning_init_text}: the text of a TEXT init, else null
      * @param tokenizer  {@code tokenizer_name_or_path}: required by PEFT for TEXT (its config check refuses a
      *                   TEXT config without one), else null
+     * @param taskType   {@code task_type}: "CAUSAL_LM" for a decoder's prompt, "FEATURE_EXTRACTION" for an
+     *                   encoder's (PEFT's PeftModelForFeatureExtraction, which also puts the prompt in front)
      */
     public record TuningConfig(String baseModel, int layers, int heads, String init, String initText,
-                               String tokenizer) {
+                               String tokenizer, String taskType) {
         private static final Set<String> INITS = Set.of("RANDOM", "SAMPLE_VOCAB", "TEXT");
+        private static final Set<String> TASK_TYPES = Set.of(CAUSAL_LM, FEATURE_EXTRACTION);
+
+        /** A CAUSAL_LM adapter's config. */
+        public TuningConfig(String baseModel, int layers, int heads, String init, String initText, String tokenizer) {
+            this(baseModel, layers, heads, init, initText, tokenizer, CAUSAL_LM);
+        }
 
         public TuningConfig {
+            if (!TASK_TYPES.contains(taskType)) {
+                throw new IllegalArgumentException("task_type '" + taskType + "' is not one of " + TASK_TYPES);
+            }
             if (!INITS.contains(init)) {
                 throw new IllegalArgumentException("prompt_tuning_init '" + init + "' is not one of PEFT's " + INITS);
             }
@@ -172,6 +186,25 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
      * @throws UncheckedIOException naming the file that could not be written
      */
     public static void write(Path folder, float[] embeddings, int virtualTokens, int width, TuningConfig config) {
+        SafetensorsWriter weights = weights(folder, embeddings, virtualTokens, width);
+        try {
+            Files.createDirectories(folder);
+            weights.write(folder.resolve(WEIGHTS_FILE));
+            AtomicFile.write(folder.resolve(CONFIG_FILE),
+                    configJson(virtualTokens, width, config).getBytes(StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the adapter in " + folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The content of {@link #WEIGHTS_FILE} for {@code embeddings} (virtualTokens, width), for a caller that writes
+     * it itself (a training checkpoint stages every file before replacing any).
+     *
+     * @param folder where it goes, for the message if a value is not finite
+     * @throws IllegalArgumentException if the shape does not fit or a value is NaN or infinite
+     */
+    public static SafetensorsWriter weights(Path folder, float[] embeddings, int virtualTokens, int width) {
         if (virtualTokens < 1 || width < 1 || embeddings.length != (long) virtualTokens * width) {
             throw new IllegalArgumentException("a prompt of " + virtualTokens + " × " + width + " needs "
                     + (long) virtualTokens * width + " values, got " + embeddings.length);
@@ -182,20 +215,12 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
                         + i % width + "] is " + embeddings[i] + "; a prompt must be finite");
             }
         }
-        try {
-            Files.createDirectories(folder);
-            // PEFT: safe_save_file(output_state_dict, ..., metadata={"format": "pt"})
-            new SafetensorsWriter().metadata("format", "pt").add(TENSOR, embeddings, virtualTokens, width)
-                    .write(folder.resolve(WEIGHTS_FILE));
-            AtomicFile.write(folder.resolve(CONFIG_FILE),
-                    configJson(virtualTokens, width, config).getBytes(StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the adapter in " + folder + ": " + e.getMessage(), e);
-        }
+        // PEFT: safe_save_file(output_state_dict, ..., metadata={"format": "pt"})
+        return new SafetensorsWriter().metadata("format", "pt").add(TENSOR, embeddings, virtualTokens, width);
     }
 
     /**
-     * The text of {@link #CONFIG_FILE} for a CAUSAL_LM PROMPT_TUNING adapter: every field of PEFT's
+     * The text of {@link #CONFIG_FILE} for a PROMPT_TUNING adapter: every field of PEFT's
      * {@code PromptTuningConfig.to_dict()}, as {@code json.dumps(indent=2, sort_keys=True)} writes it (no
      * trailing newline, non-ASCII escaped).
      */
@@ -212,7 +237,7 @@ public record PeftAdapter(Path folder, String peftType, int virtualTokens, int w
         fields.put("prompt_tuning_init", config.init());
         fields.put("prompt_tuning_init_text", config.initText());
         fields.put("revision", null);
-        fields.put("task_type", "CAUSAL_LM");
+        fields.put("task_type", config.taskType());
         fields.put("token_dim", width);
         fields.put("tokenizer_kwargs", null);
         fields.put("tokenizer_name_or_path", config.tokenizer());

@@ -21,8 +21,9 @@ import java.util.Map;
 /**
  * The numbers of a training run, one {@link Entry} per optimizer step (and one for step 0 when the starting
  * prompt is evaluated), kept in memory and written as {@code metrics.jsonl}: one compact JSON object a line,
- * keys {@code step}, {@code epoch}, {@code loss}, {@code lr}, {@code grad_norm}, {@code tokens_per_s} and,
- * on evaluated steps, {@code eval_loss} (absent keys: not measured at that step). The whole file is
+ * keys {@code step}, {@code epoch}, {@code loss}, {@code lr}, {@code grad_norm}, {@code tokens_per_s},
+ * {@code skipped} on a step skipped for a non-finite loss or gradient, and, on evaluated steps,
+ * {@code eval_loss} (absent keys: not measured at that step). The whole file is
  * rewritten atomically at each checkpoint, so it never ends in half a line. It does not draw (see {@link LossCurve}).
  */
 public final class MetricsLog {
@@ -39,12 +40,19 @@ public final class MetricsLog {
      * @param lr              the rate the step used
      * @param gradNorm        the gradient's global L2 norm before clipping
      * @param tokensPerSecond real (unpadded) tokens the step fed forward and backward, per second of its time
+     * @param skipped         why the step changed nothing (its loss or gradient norm was NaN or infinite), or null
      */
     public record Entry(int step, double epoch, Double loss, Double evalLoss, Double lr, Double gradNorm,
-                        Double tokensPerSecond) {
+                        Double tokensPerSecond, String skipped) {
+
+        /** A step that was not skipped. */
+        public Entry(int step, double epoch, Double loss, Double evalLoss, Double lr, Double gradNorm,
+                     Double tokensPerSecond) {
+            this(step, epoch, loss, evalLoss, lr, gradNorm, tokensPerSecond, null);
+        }
 
         Entry withEvalLoss(double value) {
-            return new Entry(step, epoch, loss, value, lr, gradNorm, tokensPerSecond);
+            return new Entry(step, epoch, loss, value, lr, gradNorm, tokensPerSecond, skipped);
         }
 
         Map<String, Object> toJson() {
@@ -55,6 +63,7 @@ public final class MetricsLog {
             if (lr != null) json.put("lr", lr);
             if (gradNorm != null) json.put("grad_norm", gradNorm);
             if (tokensPerSecond != null) json.put("tokens_per_s", tokensPerSecond);
+            if (skipped != null) json.put("skipped", skipped);
             if (evalLoss != null) json.put("eval_loss", evalLoss);
             return json;
         }
@@ -62,7 +71,7 @@ public final class MetricsLog {
         static Entry fromJson(JsonObject json) {
             return new Entry(json.requireInt("step"), json.requireDouble("epoch"), optional(json, "loss"),
                     optional(json, "eval_loss"), optional(json, "lr"), optional(json, "grad_norm"),
-                    optional(json, "tokens_per_s"));
+                    optional(json, "tokens_per_s"), json.stringOr("skipped", null));
         }
 
         private static Double optional(JsonObject json, String key) {

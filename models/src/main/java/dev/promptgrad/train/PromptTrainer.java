@@ -1,9 +1,6 @@
 package dev.promptgrad.train;
 
-import dev.promptgrad.data.Example;
-import dev.promptgrad.data.RightPadding;
 import dev.promptgrad.model.LanguageModel;
-import dev.promptgrad.model.TokenBatch;
 import dev.promptgrad.prompt.PeftAdapter;
 import dev.promptgrad.prompt.PromptInit;
 
@@ -18,62 +15,51 @@ import java.util.stream.Stream;
 
 /**
  * Trains a soft prompt on a frozen model: draws each step's examples from seeded, shuffled epochs, runs a
- * {@link TrainingStep} at the schedule's rate, evaluates the held-out examples (at step 0 and every
- * {@code evalEvery} steps, keeping the best prompt in {@code best/}), stops early when they stop improving,
- * and writes a {@link Checkpoint} when it starts or resumes, every {@code saveEvery} steps and at the end.
- * Setting the stop flag (the command line does it on Ctrl-C) ends the run after the current step with a
- * checkpoint. Nothing in a run depends on the clock or on thread scheduling, so the same model, data,
- * configuration and seed give the same prompt bit for bit, and {@link #resume} continues a stopped run
- * exactly as if it had not stopped.
+ * {@link TrainingStep} on the {@link TrainingObjective}'s loss at the schedule's rate, evaluates the held-out
+ * examples (at step 0 and every {@code evalEvery} steps, keeping the best prompt in {@code best/}), stops early
+ * when they stop improving, and writes a {@link Checkpoint} when it starts or resumes, every {@code saveEvery}
+ * steps and at the end. Setting the stop flag (the command line does it on Ctrl-C) ends the run after the
+ * current step with a checkpoint. A step whose loss or gradient is not finite changes nothing: it is skipped
+ * with a warning, or the run stops with the last finite prompt saved ({@link TrainingConfig#onNonFinite()}).
+ * Nothing in a run depends on the clock or on thread scheduling, so the same model, data, configuration and seed
+ * give the same prompt bit for bit, and {@link #resume} continues a stopped run exactly as if it had not stopped.
  */
 public final class PromptTrainer {
-    private final LanguageModel model;
-    private final TrainingData data;
+    private final TrainingObjective objective;
     private final TrainingConfig config;
     private final TrainingPlan plan;
     private final TrainingListener listener;
-    private final int padId;
     private final PeftAdapter.TuningConfig adapterConfig;
     private Checkpoint.FileObserver fileObserver = Checkpoint.FileObserver.NONE;
 
     /**
+     * A causal LM's trainer: {@link CausalLmObjective} over {@code model} and {@code data}.
+     *
      * @param padId the id right-padded sequences are filled with (the tokenizer's pad, else 0); the loss does
      *              not depend on it, since pads are masked and unlabelled
      */
     public PromptTrainer(LanguageModel model, TrainingData data, TrainingConfig config, int padId,
                          TrainingListener listener) {
-        int room = model.contextLength() - config.virtualTokens();
-        if (room < 1) {
-            throw new IllegalArgumentException("--virtual-tokens " + config.virtualTokens() + " leaves no room for"
-                    + " tokens in " + model.name() + ", which reads at most " + model.contextLength() + " positions");
-        }
-        if (config.maxLength() > room) {
-            throw new IllegalArgumentException("--max-length " + config.maxLength() + " is more than the " + room
-                    + " tokens that fit after " + config.virtualTokens() + " virtual tokens in " + model.name()
-                    + "'s context of " + model.contextLength());
-        }
-        for (List<Example> set : List.of(data.train(), data.eval())) {
-            for (Example example : set) {
-                if (example.length() > room) {
-                    throw new IllegalArgumentException("an example has " + example.length() + " tokens, more than the "
-                            + room + " that fit after the prompt; read the data with a maximum length of " + room);
-                }
-            }
-        }
-        if (config.earlyStop() > 0 && !data.hasEval()) {
+        this(new CausalLmObjective(model, data, padId), config, listener);
+    }
+
+    /**
+     * A trainer of {@code objective}'s loss.
+     *
+     * @throws IllegalArgumentException if the objective refuses the configuration, or early stopping has no
+     *                                  held-out data
+     */
+    public PromptTrainer(TrainingObjective objective, TrainingConfig config, TrainingListener listener) {
+        objective.check(config);
+        if (config.earlyStop() > 0 && objective.evalSize() == 0) {
             throw new IllegalArgumentException("--early-stop needs held-out data: give --eval FILE or"
                     + " --eval-split SHARE");
         }
-        this.model = model;
-        this.data = data;
+        this.objective = objective;
         this.config = config;
-        this.plan = TrainingPlan.of(config, data.train().size());
+        this.plan = TrainingPlan.of(config, objective.trainSize());
         this.listener = listener;
-        this.padId = padId;
-        boolean text = config.init().kind() == TrainingConfig.Init.Kind.TEXT;
-        this.adapterConfig = new PeftAdapter.TuningConfig(config.baseModel(), model.layers(), model.heads(),
-                config.init().peftName(), text ? config.init().argument() : null,
-                text ? (config.tokenizer() != null ? config.tokenizer() : config.baseModel()) : null);
+        this.adapterConfig = objective.adapterConfig(config);
     }
 
     public TrainingPlan plan() {
@@ -91,13 +77,13 @@ public final class PromptTrainer {
      * @param stop set it (from any thread) to end the run after the current step, with a checkpoint
      */
     public TrainingResult train(Path out, PromptInit.Initial initial, AtomicBoolean stop) {
-        if (initial.tokens() != config.virtualTokens() || initial.width() != model.dim()) {
+        if (initial.tokens() != config.virtualTokens() || initial.width() != objective.width()) {
             throw new IllegalArgumentException("the initial prompt is " + initial.tokens() + " × " + initial.width()
-                    + ", but the run needs " + config.virtualTokens() + " × " + model.dim());
+                    + ", but the run needs " + config.virtualTokens() + " × " + objective.width());
         }
         prepareEmptyFolder(out);
         TrainingState state = new TrainingState(config, initial.tokens(), initial.width(), initial.values(),
-                data.fingerprint());
+                objective.dataFingerprint());
         return run(out, state, new MetricsLog(), stop);
     }
 
@@ -111,14 +97,15 @@ public final class PromptTrainer {
     public TrainingResult resume(Path from, Path out, AtomicBoolean stop) {
         Path stateFile = from.resolve(TrainingState.FILE);
         TrainingState state = TrainingState.read(stateFile, config);
-        if (state.width != model.dim()) {
-            throw new TrainingStateException(stateFile + " holds a prompt " + state.width + " wide, but " + model.name()
-                    + " has hidden size " + model.dim() + "; resume with the model it was trained on");
+        if (state.width != objective.width()) {
+            throw new TrainingStateException(stateFile + " holds a prompt " + state.width + " wide, but "
+                    + objective.modelName() + " has hidden size " + objective.width() + "; resume with the model it"
+                    + " was trained on");
         }
-        if (!state.dataFingerprint.equals(data.fingerprint())) {
+        if (!state.dataFingerprint.equals(objective.dataFingerprint())) {
             throw new TrainingStateException(from + " was trained on other examples (data sha256 "
-                    + state.dataFingerprint + ", now " + data.fingerprint() + "); resume with the same --data and"
-                    + " --eval or --eval-split, and the same --seed and --max-length");
+                    + state.dataFingerprint + ", now " + objective.dataFingerprint() + "); resume with the same --data"
+                    + " and --eval or --eval-split, and the same --seed and --max-length");
         }
         if (!Checkpoint.markerMatchesState(from)) {
             listener.note(from + ": " + Checkpoint.MARKER + " does not match " + TrainingState.FILE + " (the last save"
@@ -134,26 +121,27 @@ public final class PromptTrainer {
                         saved.width(), adapterConfig);
             }
         }
+        Checkpoint.deleteLeftovers(out);
         return run(out, state, metrics, stop);
     }
 
     private TrainingResult run(Path out, TrainingState state, MetricsLog metrics, AtomicBoolean stop) {
-        EpochShuffle cursor = new EpochShuffle(data.train().size(), config.seed(), state.epoch, state.position);
-        List<TokenBatch> evalBatches = batches(data.eval());
-        String title = model.name() + ": " + config.virtualTokens() + " virtual tokens, " + config.optimizer().cliName()
-                + " lr " + config.lr();
-        listener.started(plan, state.step, data.description());
+        EpochShuffle cursor = new EpochShuffle(objective.trainSize(), config.seed(), state.epoch, state.position);
+        List<TrainingObjective.Batch> evalBatches = evalBatches();
+        boolean hasEval = !evalBatches.isEmpty();
+        String title = objective.modelName() + ": " + config.virtualTokens() + " virtual tokens, "
+                + config.optimizer().cliName() + " lr " + config.lr();
+        listener.started(plan, state.step, objective.dataDescription());
         long started = System.nanoTime();
         Checkpoint.Status status;
-        try (TrainingStep step = new TrainingStep(model, config.virtualTokens())) {
-            if (state.step == 0 && metrics.isEmpty() && data.hasEval()) {
+        try (TrainingStep step = new TrainingStep(objective.backend(), config.virtualTokens(), objective.width())) {
+            if (state.step == 0 && metrics.isEmpty() && hasEval) {
                 evaluate(step, state, metrics, evalBatches, out);
             }
             // A checkpoint before the first step: a new folder is an adapter from the start, a resumed one is
             // consistent again (its adapter and marker may lag its state), and the first save, which loads
             // java.awt for the loss curve, cannot fall in a Ctrl-C, when the JVM refuses to load it.
             save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-            int lastSaved = state.step;
             while (true) {
                 if (state.step >= plan.totalSteps()) {
                     status = Checkpoint.Status.FINISHED;
@@ -167,33 +155,37 @@ public final class PromptTrainer {
                     status = Checkpoint.Status.INTERRUPTED;
                     break;
                 }
-                List<TokenBatch> microBatches = nextMicroBatches(cursor);
+                List<TrainingObjective.Batch> microBatches = nextMicroBatches(cursor);
                 double lr = plan.schedule().rate(state.step);
                 long stepStart = System.nanoTime();
-                TrainingStep.Result result;
+                TrainingStep.Result result = null;
+                NonFiniteStepException nonFinite = null;
                 try {
                     result = step.run(state.prompt, microBatches, state.optimizer, lr, config.clip());
-                } catch (IllegalStateException e) {
-                    throw new IllegalStateException("step " + (state.step + 1) + ": " + e.getMessage()
-                            + "; training diverged: lower --lr (now " + config.lr() + ") or set --clip"
-                            + "; the checkpoint of step " + lastSaved + " in " + out + " is intact", e);
+                } catch (NonFiniteStepException e) {
+                    nonFinite = e;
+                    stopIfNonFiniteLimit(e, state, metrics, out, title);
                 }
                 long stepEnd = System.nanoTime();
                 state.step++;
                 state.epoch = cursor.epoch();
                 state.position = cursor.position();
-                double tokensPerSecond = result.tokens() / Math.max(1e-9, (stepEnd - stepStart) / 1e9);
-                metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), result.loss(), null, lr,
-                        result.gradNorm(), tokensPerSecond));
-                listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(),
-                        plan.epochAfter(state.step), result.loss(), lr, result.gradNorm(), tokensPerSecond,
-                        (stepEnd - started) / 1e9, state.prompt()));
-                if (data.hasEval() && (state.step % plan.evalEvery() == 0 || state.step == plan.totalSteps())) {
+                if (nonFinite != null) {
+                    skip(nonFinite, state, metrics, lr, (stepEnd - started) / 1e9);
+                } else {
+                    state.nonFiniteInARow = 0;
+                    double tokensPerSecond = result.tokens() / Math.max(1e-9, (stepEnd - stepStart) / 1e9);
+                    metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), result.loss(), null, lr,
+                            result.gradNorm(), tokensPerSecond));
+                    listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(),
+                            plan.epochAfter(state.step), result.loss(), lr, result.gradNorm(), tokensPerSecond,
+                            (stepEnd - started) / 1e9, state.prompt()));
+                }
+                if (hasEval && (state.step % plan.evalEvery() == 0 || state.step == plan.totalSteps())) {
                     evaluate(step, state, metrics, evalBatches, out);
                 }
                 if (state.step % plan.saveEvery() == 0 && state.step < plan.totalSteps()) {
                     save(out, state, metrics, Checkpoint.Status.RUNNING, title);
-                    lastSaved = state.step;
                 }
             }
         }
@@ -207,8 +199,8 @@ public final class PromptTrainer {
                 state.bestStep, out);
     }
 
-    private void evaluate(TrainingStep step, TrainingState state, MetricsLog metrics, List<TokenBatch> evalBatches,
-                          Path out) {
+    private void evaluate(TrainingStep step, TrainingState state, MetricsLog metrics,
+                          List<TrainingObjective.Batch> evalBatches, Path out) {
         double evalLoss = step.evaluate(state.prompt, evalBatches);
         if (!Double.isFinite(evalLoss)) {
             throw new IllegalStateException("step " + state.step + ": the held-out loss is " + evalLoss
@@ -227,28 +219,59 @@ public final class PromptTrainer {
         listener.evaluated(state.step, evalLoss, best);
     }
 
+    /**
+     * Returns if the step that {@code e} stopped may be skipped; otherwise (--on-nonfinite stop, or the
+     * --max-nonfinite'th such step in a row) saves the checkpoint of {@code state}, whose prompt is the last
+     * finite one, and throws.
+     */
+    private void stopIfNonFiniteLimit(NonFiniteStepException e, TrainingState state, MetricsLog metrics, Path out,
+                                      String title) {
+        boolean skipping = config.onNonFinite() == TrainingConfig.NonFiniteAction.SKIP;
+        if (skipping && state.nonFiniteInARow + 1 < config.maxNonFinite()) return;
+        save(out, state, metrics, Checkpoint.Status.DIVERGED, title);
+        int inARow = state.nonFiniteInARow + 1;
+        String rule = !skipping ? " (--on-nonfinite stop)" : ": " + (inARow == 1 ? "a step was" : inARow
+                + " steps in a row were") + " not finite (--max-nonfinite " + config.maxNonFinite() + ")";
+        throw new IllegalStateException("step " + (state.step + 1) + ": " + e.reason() + "; training diverged and"
+                + " stopped" + rule + "; the checkpoint of step " + state.step + " in " + out + " holds the last"
+                + " finite prompt: lower --lr (now " + config.lr() + ") or set --clip (now " + config.clip() + ") and"
+                + " start again from it with --init adapter:" + out + " --out NEW_DIR", e);
+    }
+
+    /** Records step {@code state.step} as skipped: nothing changed but the count and the data cursor. */
+    private void skip(NonFiniteStepException e, TrainingState state, MetricsLog metrics, double lr, double seconds) {
+        state.nonFiniteInARow++;
+        state.skippedSteps++;
+        metrics.add(new MetricsLog.Entry(state.step, plan.epochAfter(state.step), null, null, lr, null, null,
+                e.reason()));
+        listener.warning("step " + state.step + ": " + e.getMessage() + "; the step is skipped ("
+                + state.nonFiniteInARow + " in a row; the run stops at " + config.maxNonFinite() + ")");
+        listener.stepDone(new TrainingListener.StepReport(state.step, plan.totalSteps(), plan.epochAfter(state.step),
+                Double.NaN, lr, Double.NaN, 0, seconds, state.prompt()));
+    }
+
     private void save(Path out, TrainingState state, MetricsLog metrics, Checkpoint.Status status, String title) {
         Checkpoint.save(out, state, config, plan, metrics, adapterConfig, status, title, fileObserver);
         listener.checkpointSaved(state.step, out);
     }
 
-    /** The next {@code gradAccum} micro-batches of {@code batch} examples each, padded on the right. */
-    private List<TokenBatch> nextMicroBatches(EpochShuffle cursor) {
-        List<TokenBatch> microBatches = new ArrayList<>(config.gradAccum());
+    /** The next {@code gradAccum} micro-batches of {@code batch} training examples each. */
+    private List<TrainingObjective.Batch> nextMicroBatches(EpochShuffle cursor) {
+        List<TrainingObjective.Batch> microBatches = new ArrayList<>(config.gradAccum());
         for (int m = 0; m < config.gradAccum(); m++) {
-            List<Example> examples = new ArrayList<>(config.batch());
-            for (int i = 0; i < config.batch(); i++) examples.add(data.train().get(cursor.next()));
-            microBatches.add(RightPadding.batch(examples, padId));
+            int[] indices = new int[config.batch()];
+            for (int i = 0; i < indices.length; i++) indices[i] = cursor.next();
+            microBatches.add(objective.trainBatch(indices, config.virtualTokens()));
         }
         return microBatches;
     }
 
-    /** {@code examples} in file order, {@code batch} at a time. */
-    private List<TokenBatch> batches(List<Example> examples) {
-        List<TokenBatch> batches = new ArrayList<>();
-        for (int from = 0; from < examples.size(); from += config.batch()) {
-            int to = Math.min(examples.size(), from + config.batch());
-            batches.add(RightPadding.batch(examples.subList(from, to), padId));
+    /** The held-out examples in file order, {@code batch} at a time. */
+    private List<TrainingObjective.Batch> evalBatches() {
+        List<TrainingObjective.Batch> batches = new ArrayList<>();
+        int size = objective.evalSize();
+        for (int from = 0; from < size; from += config.batch()) {
+            batches.add(objective.evalBatch(from, Math.min(size, from + config.batch()), config.virtualTokens()));
         }
         return batches;
     }

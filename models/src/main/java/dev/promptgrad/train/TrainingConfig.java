@@ -1,5 +1,6 @@
 package dev.promptgrad.train;
 
+import dev.promptgrad.encoder.PromptPlacement;
 import dev.promptgrad.json.JsonObject;
 import dev.promptgrad.optim.Adafactor;
 import dev.promptgrad.optim.LearningRateSchedule;
@@ -41,14 +42,22 @@ import java.util.Objects;
  * @param trainData     the training file as named to the run, or null when the examples were made in code
  * @param evalData      the held-out file as named to the run, or null
  * @param evalSplit     the share of the training file held out instead (0 for none)
+ * @param objective     what the prompt is trained for: a causal LM's next-token loss, or an encoder objective
+ * @param onNonFinite   what a step whose loss or gradient is NaN or infinite does: skip (the prompt and optimizer
+ *                      stay as they were, the step counts) or stop the run with the last finite checkpoint
+ * @param maxNonFinite  with {@link NonFiniteAction#SKIP}: the run stops at this many such steps in a row
  */
 public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimizer, double lr, String schedule,
                              int warmup, int batch, int gradAccum, int maxLength, int steps, int epochs, double clip,
                              long seed, int evalEvery, int saveEvery, int earlyStop, String baseModel,
-                             String tokenizer, String trainData, String evalData, double evalSplit) {
+                             String tokenizer, String trainData, String evalData, double evalSplit,
+                             Objective objective, NonFiniteAction onNonFinite, int maxNonFinite) {
 
     /** AdamW's default rate here: PEFT's prompt-tuning examples use 1e-2 to 3e-2 with AdamW. */
     public static final double ADAMW_LEARNING_RATE = 0.01;
+
+    /** The default of {@code --max-nonfinite}: skipped steps in a row before a run stops. */
+    public static final int MAX_NONFINITE = 3;
 
     /** The optimizers {@code --optimizer} offers. */
     public enum OptimizerKind {
@@ -69,6 +78,24 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         static OptimizerKind parse(String name) {
             for (OptimizerKind kind : values()) if (kind.cliName().equals(name)) return kind;
             throw new IllegalArgumentException("unknown optimizer '" + name + "'; use adamw or adafactor");
+        }
+    }
+
+    /** What {@code --on-nonfinite} does with a step whose loss or gradient norm is NaN or infinite. */
+    public enum NonFiniteAction {
+        /** Leave the prompt and the optimizer as they were, warn, count the step and go on (up to a limit in a row). */
+        SKIP,
+        /** Stop the run at once, keeping the checkpoint of the last finite prompt. */
+        STOP;
+
+        public String cliName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** Reads {@code skip} or {@code stop}. */
+        public static NonFiniteAction parse(String name) {
+            for (NonFiniteAction action : values()) if (action.cliName().equals(name)) return action;
+            throw new IllegalArgumentException("--on-nonfinite '" + name + "' is not skip or stop");
         }
     }
 
@@ -144,10 +171,100 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         }
     }
 
+    /**
+     * What the prompt is trained for: {@code causal-lm} (the next-token loss of a causal LM, the default), or for
+     * an encoder {@code classify} (each text's embedding should be nearest its label text's) or {@code contrastive}
+     * (each query's embedding nearest its positive's, the batch's other positives the negatives). The encoder
+     * objectives are explained in docs/encoders.md.
+     *
+     * @param placement   where an encoder's prompt goes; null for causal-lm
+     * @param temperature τ of the softmax over cosine similarities (scores cos/τ); 0 for causal-lm
+     * @param labelText   what a classify label is compared as: this text with {@value #LABEL} replaced by the label;
+     *                    null for the other objectives
+     */
+    public record Objective(Kind kind, PromptPlacement placement, double temperature, String labelText) {
+        /** Where {@link #labelText} puts the label. */
+        public static final String LABEL = "{label}";
+        /** sentence-transformers' MultipleNegativesRankingLoss scale of 20, as a temperature. */
+        public static final double DEFAULT_TEMPERATURE = 0.05;
+        /** The placement measured best on the demo task (docs/encoders.md). */
+        public static final PromptPlacement DEFAULT_PLACEMENT = PromptPlacement.BEFORE_CLS;
+        /** The causal LM's objective, which has no settings. */
+        public static final Objective CAUSAL_LM = new Objective(Kind.CAUSAL_LM, null, 0, null);
+
+        /** The objectives {@code --objective} offers. */
+        public enum Kind {
+            CAUSAL_LM, CLASSIFY, CONTRASTIVE;
+
+            public String cliName() {
+                return name().toLowerCase(Locale.ROOT).replace('_', '-');
+            }
+
+            /** Whether it trains an encoder's prompt. */
+            public boolean encoder() {
+                return this != CAUSAL_LM;
+            }
+
+            public static Kind parse(String name) {
+                for (Kind kind : values()) if (kind.cliName().equals(name)) return kind;
+                throw new IllegalArgumentException("--objective '" + name + "' is not one of causal-lm, classify,"
+                        + " contrastive");
+            }
+        }
+
+        public Objective {
+            Objects.requireNonNull(kind, "objective kind");
+            if (!kind.encoder()) {
+                if (placement != null || temperature != 0 || labelText != null) {
+                    throw new IllegalArgumentException("--placement, --temperature and --label-text are for encoder"
+                            + " objectives (classify, contrastive), not causal-lm");
+                }
+            } else {
+                Objects.requireNonNull(placement, "placement");
+                if (!(temperature > 0 && Double.isFinite(temperature))) {
+                    throw new IllegalArgumentException("--temperature " + temperature + " must be a finite number > 0");
+                }
+                if (kind == Kind.CLASSIFY && (labelText == null || !labelText.contains(LABEL))) {
+                    throw new IllegalArgumentException("--label-text '" + labelText + "' must contain " + LABEL
+                            + ", where each label goes, as in \"a sentence about " + LABEL + "\"");
+                }
+                if (kind == Kind.CONTRASTIVE && labelText != null) {
+                    throw new IllegalArgumentException("--label-text is for --objective classify; contrastive data has"
+                            + " no labels");
+                }
+            }
+        }
+
+        /**
+         * The objective {@code kind} with the given settings, null ones taking their defaults
+         * ({@link #DEFAULT_PLACEMENT}, {@link #DEFAULT_TEMPERATURE}, the label itself).
+         */
+        public static Objective of(Kind kind, PromptPlacement placement, Double temperature, String labelText) {
+            if (!kind.encoder()) {
+                if (placement != null || temperature != null || labelText != null) {
+                    throw new IllegalArgumentException("--placement, --temperature and --label-text are for encoder"
+                            + " objectives (classify, contrastive), not causal-lm");
+                }
+                return CAUSAL_LM;
+            }
+            return new Objective(kind, placement != null ? placement : DEFAULT_PLACEMENT,
+                    temperature != null ? temperature : DEFAULT_TEMPERATURE,
+                    kind == Kind.CLASSIFY ? (labelText != null ? labelText : LABEL) : labelText);
+        }
+
+        /** The text a classify label is compared as. */
+        public String labelText(String label) {
+            return labelText.replace(LABEL, label);
+        }
+    }
+
     public TrainingConfig {
         Objects.requireNonNull(init, "init");
+        Objects.requireNonNull(objective, "objective");
         Objects.requireNonNull(optimizer, "optimizer");
         Objects.requireNonNull(baseModel, "baseModel");
+        Objects.requireNonNull(onNonFinite, "onNonFinite");
+        positive("--max-nonfinite", maxNonFinite);
         positive("--virtual-tokens", virtualTokens);
         if (!(lr > 0 && Double.isFinite(lr))) {
             throw new IllegalArgumentException("--lr " + lr + " must be a finite number > 0");
@@ -204,6 +321,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         b.trainData = trainData;
         b.evalData = evalData;
         b.evalSplit = evalSplit;
+        b.objective = objective;
+        b.onNonFinite = onNonFinite;
+        b.maxNonFinite = maxNonFinite;
         return b;
     }
 
@@ -236,11 +356,24 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         json.put("train_data", trainData);
         json.put("eval_data", evalData);
         json.put("eval_split", evalSplit);
+        json.put("objective", objective.kind().cliName());
+        json.put("placement", objective.placement() == null ? null : objective.placement().cliName());
+        json.put("temperature", objective.temperature());
+        json.put("label_text", objective.labelText());
+        json.put("on_nonfinite", onNonFinite.cliName());
+        json.put("max_nonfinite", maxNonFinite);
         return json;
     }
 
-    /** Reads {@link #toJson()}'s form back. */
+    /**
+     * Reads {@link #toJson()}'s form back; a configuration saved before objectives existed is causal-lm, and one
+     * saved before {@code on_nonfinite} and {@code max_nonfinite} existed reads as skip and {@link #MAX_NONFINITE}.
+     */
     public static TrainingConfig fromJson(JsonObject json) {
+        Objective.Kind kind = Objective.Kind.parse(json.stringOr("objective", "causal-lm"));
+        String placement = json.stringOr("placement", null);
+        Objective objective = kind.encoder() ? new Objective(kind, PromptPlacement.parse(placement),
+                json.requireDouble("temperature"), json.stringOr("label_text", null)) : Objective.CAUSAL_LM;
         return new TrainingConfig(json.requireInt("virtual_tokens"), Init.parse(json.requireString("init")),
                 OptimizerKind.parse(json.requireString("optimizer")), json.requireDouble("lr"),
                 json.requireString("schedule"), json.requireInt("warmup"), json.requireInt("batch"),
@@ -248,14 +381,17 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
                 json.requireInt("epochs"), json.requireDouble("clip"), json.requireLong("seed"),
                 json.requireInt("eval_every"), json.requireInt("save_every"), json.requireInt("early_stop"),
                 json.requireString("base_model"), json.stringOr("tokenizer", null), json.stringOr("train_data", null),
-                json.stringOr("eval_data", null), json.requireDouble("eval_split"));
+                json.stringOr("eval_data", null), json.requireDouble("eval_split"), objective,
+                NonFiniteAction.parse(json.stringOr("on_nonfinite", NonFiniteAction.SKIP.cliName())),
+                json.has("max_nonfinite") ? json.requireInt("max_nonfinite") : MAX_NONFINITE);
     }
 
     /**
      * The settings that decide the trajectory and differ between this configuration and {@code saved}, each
      * as "--flag now (checkpoint: saved)"; empty when a run with this configuration continues {@code saved}'s
-     * exactly. The run's length, its evaluation and save rhythm, early stopping and the names written into
-     * the adapter may differ, and so may the data's names (the trainer checks the examples themselves).
+     * exactly. The run's length, its evaluation and save rhythm, early stopping, what a non-finite step does
+     * and the names written into the adapter may differ, and so may the data's names (the trainer checks the
+     * examples themselves).
      */
     public List<String> trajectoryDifferences(TrainingConfig saved) {
         List<String> differences = new ArrayList<>();
@@ -270,6 +406,12 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         compare(differences, "--max-length", maxLength, saved.maxLength);
         compare(differences, "--clip", clip, saved.clip);
         compare(differences, "--seed", seed, saved.seed);
+        compare(differences, "--objective", objective.kind().cliName(), saved.objective.kind().cliName());
+        compare(differences, "--placement", String.valueOf(objective.placement()),
+                String.valueOf(saved.objective.placement()));
+        compare(differences, "--temperature", objective.temperature(), saved.objective.temperature());
+        compare(differences, "--label-text", String.valueOf(objective.labelText()),
+                String.valueOf(saved.objective.labelText()));
         return differences;
     }
 
@@ -289,7 +431,8 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
      * Builds a {@link TrainingConfig}; the defaults are the command line's: 20 virtual tokens, sample-vocab init,
      * AdamW at {@link #ADAMW_LEARNING_RATE} (Adafactor at 0.3 when chosen without a rate), constant schedule, no
      * warm-up, batch 8, no accumulation, no truncation, 3 epochs, clipping at 1.0, seed 0, evaluation and
-     * checkpoints once per epoch, no early stopping, nothing held out.
+     * checkpoints once per epoch, no early stopping, nothing held out, the causal LM objective, non-finite steps
+     * skipped with a stop at {@link #MAX_NONFINITE} in a row.
      */
     public static final class Builder {
         private int virtualTokens = 20;
@@ -313,6 +456,9 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         private String evalData;
         private double evalSplit;
         private String baseModel;
+        private Objective objective = Objective.CAUSAL_LM;
+        private NonFiniteAction onNonFinite = NonFiniteAction.SKIP;
+        private int maxNonFinite = MAX_NONFINITE;
 
         private Builder(String baseModel) {
             this.baseModel = baseModel;
@@ -344,12 +490,16 @@ public record TrainingConfig(int virtualTokens, Init init, OptimizerKind optimiz
         public Builder evalData(String value) { evalData = value; evalSplit = 0; return this; }
         /** A held-out share of the training file (clears {@link #evalData}). */
         public Builder evalSplit(double value) { evalSplit = value; evalData = null; return this; }
+        public Builder objective(Objective value) { objective = value; return this; }
+
+        public Builder onNonFinite(NonFiniteAction value) { onNonFinite = value; return this; }
+        public Builder maxNonFinite(int value) { maxNonFinite = value; return this; }
 
         public TrainingConfig build() {
             double rate = lr != null ? lr : optimizer.defaultLearningRate();
             return new TrainingConfig(virtualTokens, init, optimizer, rate, schedule, warmup, batch, gradAccum,
                     maxLength, steps, epochs, clip, seed, evalEvery, saveEvery, earlyStop, baseModel, tokenizer,
-                    trainData, evalData, evalSplit);
+                    trainData, evalData, evalSplit, objective, onNonFinite, maxNonFinite);
         }
     }
 }

@@ -45,4 +45,11 @@ public interface TrainingListener {
     /** Something the user should know that is not a failure, e.g. that a resumed folder's adapter was stale. */
     default void note(String message) {
     }
+
+    /**
+     * Something that went wrong without stopping the run, e.g. a step skipped because its loss was NaN (its
+     * {@link #stepDone} report follows, with NaN loss and gradient norm).
+     */
+    default void warning(String message) {
+    }
 }

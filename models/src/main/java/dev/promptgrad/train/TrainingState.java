@@ -27,7 +27,8 @@ import java.util.Map;
  * flat, with torch's slot names, e.g. {@code optimizer.prompt_embeddings.exp_avg}), and in {@code __metadata__}
  * the configuration echo ({@code config}, JSON) and the progress ({@code progress}, JSON: step, optimizer steps,
  * the data cursor (epoch, position) that with the seed is the whole shuffling state, the best held-out loss and
- * its step, evaluations since it, the data fingerprint). Mutable; one per run.
+ * its step, evaluations since it, the skipped non-finite steps (all, and the latest in a row), the data
+ * fingerprint). Mutable; one per run.
  */
 public final class TrainingState {
     public static final String FILE = "training_state.safetensors";
@@ -46,6 +47,8 @@ public final class TrainingState {
     double bestEvalLoss = Double.NaN;
     int bestStep = -1;
     int evalsSinceBest;
+    int skippedSteps;               // steps whose loss or gradient was not finite, skipped in the whole run
+    int nonFiniteInARow;            // ... and how many of the latest steps in a row were such
 
     TrainingState(TrainingConfig config, int promptRows, int width, float[] prompt, String dataFingerprint) {
         if (prompt.length != promptRows * width) {
@@ -87,6 +90,11 @@ public final class TrainingState {
         return bestStep;
     }
 
+    /** Steps skipped so far because their loss or gradient was not finite. */
+    public int skippedSteps() {
+        return skippedSteps;
+    }
+
     /** The safetensors file of this state under {@code config}. */
     SafetensorsWriter writer(TrainingConfig config) {
         Map<String, Object> progress = new LinkedHashMap<>();
@@ -99,6 +107,8 @@ public final class TrainingState {
         progress.put("best_eval_loss", Double.isNaN(bestEvalLoss) ? null : bestEvalLoss);
         progress.put("best_step", bestStep < 0 ? null : bestStep);
         progress.put("evals_since_best", evalsSinceBest);
+        progress.put("skipped_steps", skippedSteps);
+        progress.put("nonfinite_in_a_row", nonFiniteInARow);
         progress.put("data_sha256", dataFingerprint);
         SafetensorsWriter writer = new SafetensorsWriter()
                 .metadata("format", "pt")
@@ -169,6 +179,8 @@ public final class TrainingState {
             state.bestEvalLoss = progress.has("best_eval_loss") ? progress.requireDouble("best_eval_loss") : Double.NaN;
             state.bestStep = progress.has("best_step") ? progress.requireInt("best_step") : -1;
             state.evalsSinceBest = progress.requireInt("evals_since_best");
+            state.skippedSteps = progress.has("skipped_steps") ? progress.requireInt("skipped_steps") : 0;
+            state.nonFiniteInARow = progress.has("nonfinite_in_a_row") ? progress.requireInt("nonfinite_in_a_row") : 0;
             return state;
         } catch (JsonException e) {
             throw new TrainingStateException(file + ": " + e.getMessage(), e);

@@ -8,6 +8,7 @@ import dev.promptgrad.ops.CrossEntropy;
 import dev.promptgrad.optim.Adam;
 import dev.promptgrad.optim.Parameter;
 import dev.promptgrad.testing.TestBackends;
+import dev.promptgrad.train.CausalLmObjective;
 import dev.promptgrad.train.TrainingStep;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -48,7 +49,8 @@ class RandomModelsTest {
         try (CountingBackend backend = new CountingBackend(named.open());
              LanguageModel model = model(arch, backend, vocab, dim);
              TrainingStep step = new TrainingStep(model, promptRows)) {
-            List<TokenBatch> batches = List.of(RandomModels.batch(2, 7, vocab, 3, 9));
+            List<CausalLmObjective.Batch> batches = List.of(new CausalLmObjective.Batch(model,
+                    RandomModels.batch(2, 7, vocab, 3, 9), promptRows));
             float[] weightsBefore = backend.download(model.embeddingTable());
             float[] prompt = new float[promptRows * dim];
             for (int i = 0; i < prompt.length; i++) prompt[i] = (float) Math.sin(i);

@@ -55,7 +55,8 @@ class GoldenTrajectoryTest {
              TrainingStep step = new TrainingStep(model, adapter.virtualTokens())) {
             adapter.requireWidth(model.dim(), fixture);
             TokenBatch batch = RightPadding.batch(GoldenExamples.of(fixture), 0);
-            assertEquals(loss[0], step.evaluate(adapter.embeddings(), List.of(batch)), 1e-6 * loss[0], fixture);
+            CausalLmObjective.Batch scored = new CausalLmObjective.Batch(model, batch, adapter.virtualTokens());
+            assertEquals(loss[0], step.evaluate(adapter.embeddings(), List.of(scored)), 1e-6 * loss[0], fixture);
         }
     }
 
