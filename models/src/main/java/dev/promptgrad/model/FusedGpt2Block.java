@@ -34,7 +34,8 @@ final class FusedGpt2Block implements Function {
     private final int first;         // length − queries: the first position with an output
     private final double scale;      // 1/√headSize
     private final Tensor x;          // (batch·T, dim): the block's input
-    private final Tensor mean1, rstd1, mean2, rstd2;   // (rows)
+    private final Tensor mean1, rstd1;   // (batch·T): LayerNorm₁ statistics
+    private final Tensor mean2, rstd2;   // (batch·queries): LayerNorm₂ statistics
     private final Tensor qkvHeads;   // (batch, 3·heads, T, headSize): q heads, then k heads, then v heads
     private final Tensor probs;      // (batch, heads, queries, T)
     private final Tensor x1;         // (batch·queries, dim): x + attention at the output positions
@@ -66,16 +67,11 @@ final class FusedGpt2Block implements Function {
         this.pre = pre;
     }
 
-    /** The block on x [batch, T, dim]; {@code keyMask} [batch, T] (1 = attend) may be null. */
-    static Variable apply(Tape tape, Variable input, Weights w, int heads, double eps, UnaryOp activation,
-                          Tensor keyMask) {
-        return apply(tape, input, w, heads, eps, activation, keyMask, input.value().dim(1));
-    }
-
     /**
-     * The block's output [batch, queries, dim] at the last {@code queries} positions of each sequence only: keys and
-     * values still come from every position, but queries, attention, projection and MLP run at those rows alone. A
-     * last block whose other rows reach no loss uses it.
+     * The block on x [batch, T, dim], its output [batch, queries, dim] at the last {@code queries} positions of each
+     * sequence (T for all of them): keys and values come from every position, but queries, attention, projection
+     * and MLP run at those rows alone, as a last block whose other rows reach no loss needs.
+     * {@code keyMask} [batch, T] (1 = attend) may be null.
      */
     static Variable apply(Tape tape, Variable input, Weights w, int heads, double eps, UnaryOp activation,
                           Tensor keyMask, int queries) {
