@@ -55,8 +55,8 @@ public class GenerationBenchmark {
     public void setUp() {
         backend = new CpuBackend();
         languageModel = model.equals("stories260K")
-                ? Llama2cCheckpoint.load(RandomGpt2.stories260K(), backend)
-                : RandomGpt2.build(backend, RandomGpt2.SMALL, 42);
+                ? Llama2cCheckpoint.load(BenchModels.stories260K(), backend)
+                : BenchModels.gpt2Small(backend, 42);
     }
 
     @Benchmark

@@ -48,7 +48,7 @@ public class GradBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         backend = new CpuBackend();
-        model = RandomGpt2.build(backend, RandomGpt2.SMALL, 42);
+        model = BenchModels.gpt2Small(backend, 42);
         scope = new Scope(backend, "prompt");
         SplittableRandom random = new SplittableRandom(3);
         float[] values = new float[PROMPT_ROWS * model.dim()];

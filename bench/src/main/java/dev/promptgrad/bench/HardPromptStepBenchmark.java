@@ -75,7 +75,7 @@ public class HardPromptStepBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         backend = new CpuBackend();
-        model = RandomGpt2.build(backend, RandomGpt2.SMALL, 42);
+        model = BenchModels.gpt2Small(backend, 42);
         CandidateFilter filter = CandidateFilter.build(model.vocabSize(), null, Set.of(50256),
                 CandidateFilter.Settings.DEFAULT);
         index = new VocabularyIndex(backend, model.embeddingTable(), filter);

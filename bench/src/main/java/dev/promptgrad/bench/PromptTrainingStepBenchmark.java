@@ -5,13 +5,12 @@ import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.backend.cpu.CpuBackend;
 import dev.promptgrad.model.Gpt2;
 import dev.promptgrad.model.Gpt2Config;
+import dev.promptgrad.model.RandomModels;
 import dev.promptgrad.model.TokenBatch;
-import dev.promptgrad.model.WeightSpec;
 import dev.promptgrad.optim.Adam;
 import dev.promptgrad.optim.Parameter;
 import dev.promptgrad.train.CausalLmObjective;
 import dev.promptgrad.train.TrainingStep;
-import dev.promptgrad.tensor.Weights;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -26,7 +25,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -66,12 +64,7 @@ public class PromptTrainingStepBenchmark {
     public void setUp() {
         backend = new CountingBackend(new CpuBackend());
         Gpt2Config config = new Gpt2Config(VOCAB, CONTEXT, DIM, LAYERS, HEADS, 4 * DIM, 1e-5, UnaryOp.GELU_TANH, true);
-        Weights weights = new Weights(backend, "gpt2-small shape, random");
-        long seed = 1;
-        for (WeightSpec spec : Gpt2.weightSpecs(config)) {
-            weights.put(spec.name(), values(spec, seed++), spec.shape());
-        }
-        model = new Gpt2("gpt2-small (random weights)", config, weights);
+        model = RandomModels.gpt2(config, backend, 1);
         SplittableRandom random = new SplittableRandom(7);
         int[] ids = new int[BATCH * TOKENS];                    // (BATCH, TOKENS)
         for (int i = 0; i < ids.length; i++) ids[i] = random.nextInt(VOCAB);
@@ -94,16 +87,6 @@ public class PromptTrainingStepBenchmark {
     }
 
     /** GPT-2's init: N(0, 0.02) matrices, LayerNorm gains 1 and biases 0. */
-    private static float[] values(WeightSpec spec, long seed) {
-        float[] values = new float[Math.toIntExact(spec.size())];
-        if (spec.name().matches(".*ln_.*\\.weight")) {
-            Arrays.fill(values, 1f);
-        } else if (!spec.name().endsWith(".bias")) {
-            SplittableRandom random = new SplittableRandom(seed);
-            for (int i = 0; i < values.length; i++) values[i] = (float) (random.nextGaussian() * 0.02);
-        }
-        return values;
-    }
 
     /**
      * The dW GEMMs a full fine-tune would add, over rows = batch × (prompt + tokens): per block c_attn
