@@ -15,8 +15,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -45,12 +47,15 @@ public abstract class BackendContract {
 
     /** Elements before and after each test tensor in its buffer (odd, so that views are misaligned too). */
     private static final int PAD = 3;
+    /** What the padding holds; a kernel that writes past its tensor changes it. */
+    private static final float PAD_SENTINEL = -7777.25f;
 
     private final ReferenceBackend reference = new ReferenceBackend();
     private Backend backend;
     private Scope mine;        // this test's tensors on the backend under test
     private Scope oracle;      // the same tensors, as F64, on the reference backend
     private long liveAtStart;  // backend.liveBytes() before the test
+    private final List<Tensor> padded = new ArrayList<>();   // this test's padded buffers on the backend under test
     private String testName;
 
     /** The same values twice: F32 on the backend under test, F64 on the reference. */
@@ -78,7 +83,7 @@ public abstract class BackendContract {
 
     @BeforeEach
     void openScopes(TestInfo info) {
-        testName = info.getDisplayName();
+        testName = info.getTestMethod().map(m -> m.getName() + " ").orElse("") + info.getDisplayName();
         liveAtStart = backend.liveBytes();
         mine = new Scope(backend, "contract " + testName);
         oracle = new Scope(reference, "oracle " + testName);
@@ -86,11 +91,31 @@ public abstract class BackendContract {
 
     @AfterEach
     void closeScopes() {
-        mine.close();
-        oracle.close();
+        try {
+            checkPadding();
+        } finally {
+            padded.clear();
+            mine.close();
+            oracle.close();
+        }
         assertEquals(liveAtStart, backend.liveBytes(), backend.name() + ": live bytes after closing the scope of "
                 + testName);
         assertEquals(0, reference.liveBytes(), "reference live bytes after " + testName);
+    }
+
+    /** No kernel of the test wrote outside its tensors: every padding element still holds the sentinel. */
+    private void checkPadding() {
+        for (Tensor whole : padded) {
+            float[] values = backend.download(whole);
+            for (int i = 0; i < values.length; i++) {
+                boolean pad = i < PAD || i >= values.length - PAD;
+                if (pad && Float.floatToRawIntBits(values[i]) != Float.floatToRawIntBits(PAD_SENTINEL)) {
+                    fail(backend.name() + " " + testName + ": a kernel wrote outside its tensor: element "
+                            + (i < PAD ? i - PAD : i - (values.length - PAD)) + (i < PAD ? " before" : " after the end of")
+                            + " a tensor of " + (values.length - 2 * PAD) + " elements holds " + values[i]);
+                }
+            }
+        }
     }
 
     // ---- memory ------------------------------------------------------------------------------------------
@@ -618,7 +643,7 @@ public abstract class BackendContract {
     }
 
     private Twin values(float[] values, int... shape) {
-        Twin t = new Twin(offsetView(mine, DType.F32, shape), offsetView(oracle, DType.F64, shape));
+        Twin t = new Twin(paddedView(shape), offsetView(oracle, DType.F64, shape));
         backend.upload(values, t.mine);
         reference.upload(toDouble(values), t.ref);
         return t;
@@ -626,7 +651,7 @@ public abstract class BackendContract {
 
     /** An output pair filled with NaN, so that any element a kernel fails to write shows up. */
     private Twin garbage(int... shape) {
-        Twin t = new Twin(offsetView(mine, DType.F32, shape), offsetView(oracle, DType.F64, shape));
+        Twin t = new Twin(paddedView(shape), offsetView(oracle, DType.F64, shape));
         backend.fill(t.mine, Double.NaN);
         reference.fill(t.ref, Double.NaN);
         return t;
@@ -639,6 +664,15 @@ public abstract class BackendContract {
     private static Tensor offsetView(Scope scope, DType dtype, int... shape) {
         int size = (int) Tensor.sizeOf(shape);
         return scope.allocate(dtype, size + 2 * PAD).slice(PAD, PAD + size).view(shape);
+    }
+
+    /** As {@link #offsetView} on the backend under test, with the padding set to the sentinel and checked after. */
+    private Tensor paddedView(int... shape) {
+        int size = (int) Tensor.sizeOf(shape);
+        Tensor whole = mine.allocate(DType.F32, size + 2 * PAD);
+        backend.fill(whole, PAD_SENTINEL);
+        padded.add(whole);
+        return whole.slice(PAD, PAD + size).view(shape);
     }
 
     /** The oracle's values of {@code t}, rounded to float and given to both backends as a new input. */
