@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The PyTorch golden fixture of the tiny random GPT-2 (tools/golden_fixtures.py: PEFT prompt tuning, padded
  * batch) reproduced through {@link Gpt2Stack} on the CPU backend and on CUDA: logits, loss, dLoss/dPrompt and a
  * 10-step AdamW trajectory. On CUDA every kernel is checked as it runs. CUDA is skipped, with the reason, where no
- * GPU is usable (unless -Dpromptgrad.requireCuda=true). The fixtures live in the models module's test resources.
+ * GPU is usable (unless one is required: RequiresCuda#required). The fixtures live in the models module's test
+ * resources.
  */
 class Gpt2GoldenTest {
 
@@ -97,7 +98,7 @@ class Gpt2GoldenTest {
     private static Backend open(String device) {
         if (device.equals("cpu")) return new CpuBackend(new CpuBackend.Options(1, 1));
         String reason = CudaAvailability.unavailableReason();
-        assumeTrue(reason == null || Boolean.getBoolean("promptgrad.requireCuda"), () -> "skipped: " + reason);
+        assumeTrue(reason == null || RequiresCuda.required(), () -> "skipped: " + reason);
         return new CudaBackend(new CudaBackend.Options(0, false, true));
     }
 
