@@ -8,6 +8,9 @@
 #   3. one Markdown table of ms/step, tokens/s and peak device memory, written to $OUT/results.md and printed last.
 # Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run.
 # STAGES picks stages for a rerun (default "tests promptgrad torch report"); STAGE_SECONDS limits each (120).
+# BENCH_MODELS, BENCH_BATCH and BENCH_TOKENS change the benchmark's shapes (default gpt2-small,gpt2-medium, 8, 512).
+# CUDA_EMULATOR=DIR rehearses the whole check on a machine without a GPU, with native-cuda's CPU emulator of the
+# CUDA libraries (built by src/test/emulator/build.sh into DIR) in place of the system's; use small BENCH_* then.
 # The packed Java runtime was built on Debian 12 and needs glibc 2.34 or newer.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,8 +50,17 @@ library_folders() {
     [ -n "$folder" ] && dirname "$folder"
   done | sort -u | paste -sd: -
 }
-EXTRA=$(library_folders)
-[ -n "$EXTRA" ] && export LD_LIBRARY_PATH="$EXTRA${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+JAVA_OPTS=(-Xmx4g -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp")
+if [ -n "${CUDA_EMULATOR:-}" ]; then
+  CUDA_EMULATOR=$(cd "$CUDA_EMULATOR" && pwd)
+  export LD_LIBRARY_PATH="$CUDA_EMULATOR"
+  JAVA_OPTS+=(-Dorg.bytedeco.javacpp.platform.linkpath="$CUDA_EMULATOR")
+else
+  EXTRA=$(library_folders)
+  [ -n "$EXTRA" ] && export LD_LIBRARY_PATH="$EXTRA${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+BENCH_SHAPE=(--models "${BENCH_MODELS:-gpt2-small,gpt2-medium}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}"
+  --tokens "${BENCH_TOKENS:-512}" --virtual 20 --warmup 3 --steps 10)
 
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -60,36 +72,34 @@ EXTRA=$(library_folders)
 cat "$OUT/environment.txt"
 
 if wants tests; then
-echo "== 1/3 CUDA backend tests (contract suite, GPU tests, golden fixtures)"
-timeout "$STAGE_SECONDS" "$JAVA" -Xmx4g -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp" -Dpromptgrad.requireCuda=true \
-  -Dpromptgrad.fixtures=models/src/test/resources/fixtures -cp "$CP" dev.promptgrad.cuda.DeviceCheck \
-  > "$OUT/tests.txt" 2>&1 || status=1
+echo "== 1/3 CUDA backend tests (contract suite, GPU tests, golden fixtures, model tests on cuda)"
+# from $WORK, where the archive's shared/ (stories260K) is found; fixtures come from this repository copy, as files
+REPO=$PWD
+(cd "$WORK" && timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true \
+  -Dpromptgrad.test.backends=cuda -Dpromptgrad.fixtures="$REPO/models/src/test/resources/fixtures" \
+  -cp "$REPO/models/src/test/resources:$CP" dev.promptgrad.cuda.DeviceCheck) > "$OUT/tests.txt" 2>&1 || status=1
 tail -n 40 "$OUT/tests.txt"
 fi
 
 if wants promptgrad; then
 echo "== 2/3 step benchmark: promptgrad on CUDA"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
-timeout "$STAGE_SECONDS" "$JAVA" -Xmx4g -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp" -cp "$CP" \
-  dev.promptgrad.cuda.PromptStepBenchmark --device cuda \
-  --models gpt2-small,gpt2-medium --precisions fp32,tf32 --batch 8 --tokens 512 --virtual 20 --warmup 3 --steps 10 \
-  --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
+timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" \
+  dev.promptgrad.cuda.PromptStepBenchmark --device cuda "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
 tail -n 20 "$OUT/bench-promptgrad.txt"
 fi
 
 if wants torch; then
 echo "== 2/3 step benchmark: PyTorch + PEFT"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "pytorch+peft"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
-timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py --models gpt2-small,gpt2-medium \
-  --precisions fp32,tf32 --batch 8 --tokens 512 --virtual 20 --warmup 3 --steps 10 \
-  --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
+timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
 tail -n 20 "$OUT/bench-torch.txt"
 fi
 
 if wants report; then
 echo "== 3/3 results"
 python3 native-cuda/device/report.py --results "$OUT/results.jsonl" --tests "$OUT/tests.txt" \
-  --environment "$OUT/environment.txt" > "$OUT/results.md" || status=1
+  --environment "$OUT/environment.txt" --models "${BENCH_MODELS:-gpt2-small,gpt2-medium}" > "$OUT/results.md" || status=1
 cat "$OUT/results.md"
 fi
 exit $status

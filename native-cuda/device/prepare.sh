@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Prepares the device check on a machine with Maven and a JDK 17 (no GPU needed): builds core and native-cuda
-# with their test jars, collects every runtime jar, jlinks a small Java runtime with only the modules they use,
-# and packs both into native-cuda/device/dist/promptgrad-device.tar.gz, which must stay under 64 MiB (the most a
-# device call carries). Run from anywhere; prints the archive's size. check.sh unpacks it on the GPU machine.
+# Prepares the device check on a machine with Maven and a JDK 17 (no GPU needed): builds core, native-cuda and
+# models with their test jars, collects every runtime jar, jlinks a small Java runtime with only the modules they
+# use, adds stories260K (for the real-model test), and packs it all into
+# native-cuda/device/dist/promptgrad-device.tar.gz, which must stay under 64 MiB (the most a device call carries).
+# Run from anywhere; prints the archive's size. check.sh unpacks it on the GPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -13,8 +14,11 @@ command -v jlink >/dev/null || { echo "prepare.sh: jlink not found; install a JD
 JAVA_MAJOR=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/ *java.specification.version = //p')
 [ "$JAVA_MAJOR" = "17" ] || echo "prepare.sh: warning: building with Java $JAVA_MAJOR; the project targets 17" >&2
 
-echo "== building core and native-cuda (tests skipped; they run in CI and on the device)"
-mvn -q -o -B -pl native-cuda -am package -DskipTests -Pdevice-dist
+STORIES=../shared/models/stories260K/stories260K.bin
+[ -f "$STORIES" ] || { echo "prepare.sh: $STORIES is missing; the shared folder must sit beside the repository" >&2; exit 1; }
+
+echo "== building core, native-cuda and models (tests skipped; they run in CI and on the device)"
+mvn -q -o -B -pl native-cuda,models -am package -DskipTests -Pdevice-dist
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
@@ -22,6 +26,11 @@ mkdir -p "$STAGE/lib"
 cp native-cuda/target/promptgrad-native-cuda-*-tests.jar "$STAGE/lib/"
 cp "$(ls native-cuda/target/promptgrad-native-cuda-*.jar | grep -v -- '-tests.jar')" "$STAGE/lib/"
 cp native-cuda/target/device-libs/*.jar "$STAGE/lib/"
+# the model tests' classes (their fixtures come from the repository copy on the device, as files)
+cp models/target/promptgrad-models-*-tests.jar "$STAGE/lib/"
+cp "$(ls models/target/promptgrad-models-*.jar | grep -v -- '-tests.jar')" "$STAGE/lib/"
+mkdir -p "$STAGE/shared/models/stories260K"
+cp "$STORIES" "$STAGE/shared/models/stories260K/"
 
 # The CUDA presets' native jar holds JNI bindings for every CUDA library (cuDNN, NPP, cuFFT, ...); the backend
 # needs three. Keep only those, so the archive leaves room for the rest.
@@ -38,6 +47,8 @@ echo "== finding the Java modules the jars use"
 MODULES=$(jdeps --print-module-deps --ignore-missing-deps --multi-release 17 --class-path "$STAGE/lib/*" \
   "$STAGE"/lib/*.jar 2>/dev/null | tail -1)
 case ",$MODULES," in *,jdk.unsupported,*) ;; *) MODULES="$MODULES,jdk.unsupported" ;; esac   # JavaCPP's Unsafe
+# java.desktop (10 MiB) serves only the training loss plot (LossCurve), which the device check never draws
+MODULES=$(echo "$MODULES" | tr , '\n' | grep -vx java.desktop | paste -sd, -)
 echo "   $MODULES"
 COMPRESS=zip-6
 jlink --help 2>&1 | grep -q 'zip-\[0-9\]' || COMPRESS=2   # JDK 17 spells it --compress=2
@@ -52,7 +63,7 @@ mkdir -p "$DIST"
   echo "modules: $MODULES"
   echo "jars:"; (cd "$STAGE/lib" && ls -1)
 } > "$STAGE/MANIFEST.txt"
-tar -czf "$DIST/promptgrad-device.tar.gz" -C "$STAGE" MANIFEST.txt jre lib
+tar -czf "$DIST/promptgrad-device.tar.gz" -C "$STAGE" MANIFEST.txt jre lib shared
 cp "$STAGE/MANIFEST.txt" "$DIST/MANIFEST.txt"
 
 BYTES=$(stat -c %s "$DIST/promptgrad-device.tar.gz")

@@ -47,6 +47,8 @@ def main():
     parser.add_argument("--results", required=True)
     parser.add_argument("--tests", required=True)
     parser.add_argument("--environment", required=True)
+    parser.add_argument("--models", default="gpt2-small,gpt2-medium", help="the shapes expected in the table")
+    parser.add_argument("--precisions", default="fp32,tf32")
     args = parser.parse_args()
     results = read_results(args.results)
 
@@ -63,8 +65,8 @@ def main():
           " | loss first → last | promptgrad speed vs PyTorch |")
     print("|---|---|---|---:|---:|---:|---:|---|---:|")
     missing = []
-    for model in ("gpt2-small", "gpt2-medium"):
-        for precision in ("fp32", "tf32"):
+    for model in args.models.split(","):
+        for precision in args.precisions.split(","):
             pair = {f: results.get((model, precision, f)) for f in FRAMEWORKS}
             ratio = ""
             if all(pair.values()):
@@ -79,8 +81,10 @@ def main():
                       f" | {r['first_loss']:.3f} → {r['last_loss']:.3f} | {ratio if framework == 'promptgrad' else ''} |")
     print()
     attention = next((r.get("attention") for r in results.values() if r["framework"] == "pytorch+peft"), "unknown")
-    print("Batch 8 × 512 tokens plus 20 virtual tokens; random weights; a step is forward, loss, backward to the"
-          " prompt and the AdamW update, each waiting for the GPU. tokens/s counts the 8 × 512 text tokens."
+    shapes = sorted({(r["batch"], r["tokens"], r["virtual_tokens"]) for r in results.values()})
+    shape = "; ".join(f"batch {b} × {t} tokens plus {v} virtual tokens" for b, t, v in shapes) or "no results"
+    print(shape[0].upper() + shape[1:] + "; random weights; a step is forward, loss, backward to the"
+          " prompt and the AdamW update, each waiting for the GPU. tokens/s counts the batch's text tokens."
           " Peaks are over the timed steps, after warm-up. Peak allocated: promptgrad's live tensor bytes (weights,"
           " step workspace, prompt) against torch.cuda.max_memory_allocated(); reserved adds each caching"
           " allocator's free blocks. Speed vs PyTorch"

@@ -5,14 +5,22 @@ import dev.promptgrad.backend.Backends;
 import dev.promptgrad.backend.ReferenceBackend;
 import dev.promptgrad.backend.cpu.CpuBackend;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assumptions.abort;
+
 /**
  * The backends the model tests run on, by name, for {@code @MethodSource}: the pure-Java reference (the oracle), the
- * CPU backend (OpenBLAS) with two threads, and CUDA where a GPU is usable. In Maven's emulated-cuda execution
- * (system property {@code promptgrad.cuda.emulator}) only CUDA, on native-cuda's CPU emulator of the CUDA libraries:
- * the real models through the real CudaBackend and kernels. Each test opens and closes its own instance. Test code only.
+ * CPU backend (OpenBLAS) with two threads, and CUDA where a GPU is usable. The system property
+ * {@code promptgrad.test.backends} (a comma-separated list of those names) picks others: Maven's emulated-cuda
+ * execution and the GPU device check set it to {@code cuda}, where a failure to open CUDA then fails the tests
+ * rather than leaving CUDA out. Each test opens and closes its own instance. Test code only.
  */
 public final class TestBackends {
 
@@ -32,10 +40,36 @@ public final class TestBackends {
     }
 
     public static Stream<Named> all() {
-        Named cuda = new Named("cuda", () -> Backends.open(Backends.Device.CUDA, Backends.Options.DEFAULTS).backend());
-        if (System.getProperty("promptgrad.cuda.emulator") != null) return Stream.of(cuda);
-        Stream<Named> host = Stream.of(new Named("reference", ReferenceBackend::new),
-                new Named("cpu", () -> new CpuBackend(new CpuBackend.Options(2, 1))));
-        return Backends.cudaUnavailableReason() == null ? Stream.concat(host, Stream.of(cuda)) : host;
+        String chosen = System.getProperty("promptgrad.test.backends");
+        if (chosen != null) return Arrays.stream(chosen.split(",")).map(String::strip).map(TestBackends::named);
+        Stream<Named> host = Stream.of(named("reference"), named("cpu"));
+        return Backends.cudaUnavailableReason() == null ? Stream.concat(host, Stream.of(named("cuda"))) : host;
+    }
+
+    private static Named named(String name) {
+        return switch (name) {
+            case "reference" -> new Named(name, ReferenceBackend::new);
+            case "cpu" -> new Named(name, () -> new CpuBackend(new CpuBackend.Options(2, 1)));
+            case "cuda" -> new Named(name, TestBackends::openCuda);
+            default -> throw new IllegalArgumentException("promptgrad.test.backends: unknown backend '" + name
+                    + "'; use reference, cpu or cuda");
+        };
+    }
+
+    /**
+     * The CUDA backend; in the emulated-cuda execution (property {@code promptgrad.cuda.emulator}, the emulator's
+     * folder) the test is skipped instead when the emulator could not be built there (its SKIPPED file says why).
+     */
+    private static Backend openCuda() {
+        String emulator = System.getProperty("promptgrad.cuda.emulator");
+        if (emulator != null) {
+            Path skipped = Path.of(emulator, "SKIPPED");
+            try {
+                if (Files.exists(skipped)) abort("the CUDA emulator was not built: " + Files.readString(skipped).strip());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return Backends.open(Backends.Device.CUDA, Backends.Options.DEFAULTS).backend();
     }
 }
