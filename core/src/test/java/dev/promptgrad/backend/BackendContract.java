@@ -335,8 +335,13 @@ public abstract class BackendContract {
 
     // ---- matrix products -------------------------------------------------------------------------------
 
+    /**
+     * Every transpose, over NaN and with alpha and beta, at awkward shapes: single rows and columns (a backend may
+     * treat m = 1 as a matrix-vector product) up to a single row of 4.2 million multiply-adds, as in decoding one
+     * token, which a backend may split between threads.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"1 1 1", "7 33 1", "33 7 33", "1 33 7", "33 1 7", "7 33 1023"})
+    @ValueSource(strings = {"1 1 1", "7 33 1", "33 7 33", "1 33 7", "33 1 7", "7 33 1023", "1 4099 1025"})
     void gemmTransposes(String mnk) {
         int[] d = Arrays.stream(mnk.split(" ")).mapToInt(Integer::parseInt).toArray();
         int m = d[0], n = d[1], k = d[2];

@@ -8,10 +8,11 @@ import org.bytedeco.openblas.global.openblas;
 import java.nio.FloatBuffer;
 
 /**
- * The CPU backend's matrix products: every one is an OpenBLAS {@code cblas_sgemm} call (row-major, positioned
- * pointers for view offsets). It loads the natives, owns OpenBLAS's process-wide thread count and decides how a
- * strided batch is split between Java threads and OpenBLAS threads (the rule is on {@link CpuBackend}).
- * It checks no arguments; {@link CpuBackend#gemm} does.
+ * The CPU backend's matrix products: each is an OpenBLAS {@code cblas_sgemm} call (row-major, positioned pointers
+ * for view offsets), or {@code cblas_sgemv} for a single row of C, as in decoding one token, where sgemm would pack
+ * the whole weight matrix to use it once (measured 3–4× slower). It loads the natives, owns OpenBLAS's process-wide
+ * thread count and decides how a strided batch is split between Java threads and OpenBLAS threads (the rule is on
+ * {@link CpuBackend}). It checks no arguments; {@link CpuBackend#gemm} does.
  */
 final class BlasGemm {
 
@@ -118,11 +119,32 @@ final class BlasGemm {
         long aStart = aOffset + i * g.strideA() + (g.transA() ? m0 : (long) m0 * g.lda());
         long bStart = bOffset + i * g.strideB() + (g.transB() ? (long) n0 * g.ldb() : n0);
         long cStart = cOffset + i * g.strideC() + (long) m0 * g.ldc() + n0;
+        if (m1 - m0 == 1) {
+            rowTimesMatrix(g, a.pointerAt(aStart), b.pointerAt(bStart), c.pointerAt(cStart), n1 - n0);
+            return;
+        }
         openblas.cblas_sgemm(openblas.CblasRowMajor,
                 g.transA() ? openblas.CblasTrans : openblas.CblasNoTrans,
                 g.transB() ? openblas.CblasTrans : openblas.CblasNoTrans,
                 m1 - m0, n1 - n0, g.k(), g.alpha(), a.pointerAt(aStart), g.lda(), b.pointerAt(bStart), g.ldb(),
                 g.beta(), c.pointerAt(cStart), g.ldc());
+    }
+
+    /**
+     * One row of C, {@code y[:n] = alpha · x · op(B) + beta · y}, as a matrix-vector product that streams B once:
+     * x is row 0 of op(A), contiguous, or column 0 of A (stride lda) when A is transposed. op(B) = B [k, n] gives
+     * {@code y = Bᵀ·x} (sgemv Trans over B's k rows); op(B) = Bᵀ, B [n, k], gives {@code y = B·x} (NoTrans). With beta
+     * 0, OpenBLAS's sgemv writes y without reading it, as sgemm does (the contract suite checks it over NaN).
+     */
+    private static void rowTimesMatrix(Gemm g, FloatPointer x, FloatPointer b, FloatPointer y, int n) {
+        int incx = g.transA() ? g.lda() : 1;
+        if (g.transB()) {
+            openblas.cblas_sgemv(openblas.CblasRowMajor, openblas.CblasNoTrans, n, g.k(), g.alpha(), b, g.ldb(), x,
+                    incx, g.beta(), y, 1);
+        } else {
+            openblas.cblas_sgemv(openblas.CblasRowMajor, openblas.CblasTrans, g.k(), n, g.alpha(), b, g.ldb(), x,
+                    incx, g.beta(), y, 1);
+        }
     }
 
     /** k = 0: the products are empty sums, so C = beta · C (zeros when beta is 0, whatever C held). */
