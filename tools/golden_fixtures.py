@@ -48,6 +48,12 @@ LLAMA_TINY = {"vocab_size": 67, "hidden_size": 16, "intermediate_size": 40, "num
 LLAMA_TINY_GQA = {"vocab_size": 67, "hidden_size": 16, "intermediate_size": 40, "num_hidden_layers": 2,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "rope_theta": 500000.0,
                   "rms_norm_eps": 1e-6, "max_position_embeddings": 32, "tie_word_embeddings": False}
+# Llama 3.1's RoPE scaling. With head_dim 8 and theta 10000 the pairs' wavelengths are 6.3, 63, 628 and 6283
+# positions; an original context of 64 (high_freq_factor 4: kept below 16; low_freq_factor 1: scaled above 64)
+# keeps pair 0, blends pair 1 and divides pairs 2 and 3 by the factor, so every branch of the rule is used.
+LLAMA_TINY_LLAMA3 = dict(LLAMA_TINY_GQA, rope_theta=10000.0, rope_scaling={
+    "factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 64,
+    "rope_type": "llama3"})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -272,10 +278,31 @@ def rms_norm(x, weight, eps):
     return weight * (compute * torch.rsqrt(variance + eps)).to(x.dtype)
 
 
-def rope_cos_sin(seq, head_dim, theta, dtype):
-    """cos, sin of shape (seq, head_dim), computed in float32 as Hugging Face does, then cast to dtype."""
+def inverse_frequencies(head_dim, theta, rope_scaling, dtype=torch.float32):
+    """RoPE's inv_freq (head_dim / 2), in float32 as Hugging Face computes it, with rope_scaling's linear or llama3
+    rule applied as transformers' _compute_linear_scaling_rope_parameters / _compute_llama3_parameters do."""
     # inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype) / head_dim))
+    if rope_scaling is None:
+        return inv_freq
+    factor = rope_scaling["factor"]
+    if rope_scaling["rope_type"] == "linear":
+        return inv_freq / factor
+    assert rope_scaling["rope_type"] == "llama3", rope_scaling
+    low, high = rope_scaling["low_freq_factor"], rope_scaling["high_freq_factor"]
+    old_context = rope_scaling["original_max_position_embeddings"]
+    low_freq_wavelen, high_freq_wavelen = old_context / low, old_context / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_context / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+def rope_cos_sin(seq, head_dim, theta, rope_scaling, dtype):
+    """cos, sin of shape (seq, head_dim), computed in float32 as Hugging Face does, then cast to dtype."""
+    inv_freq = inverse_frequencies(head_dim, theta, rope_scaling)
     positions = torch.arange(seq, dtype=torch.int64).float()  # position_ids = cache_position.unsqueeze(0)
     freqs = positions[:, None] * inv_freq[None, :]  # (seq, head_dim / 2)
     emb = torch.cat((freqs, freqs), dim=-1)  # (seq, head_dim)
@@ -354,7 +381,7 @@ class TinyLlama:
                   "max_position_embeddings": c["max_position_embeddings"], "mlp_bias": False,
                   "model_type": "llama", "num_attention_heads": c["num_attention_heads"],
                   "num_hidden_layers": c["num_hidden_layers"], "num_key_value_heads": c["num_key_value_heads"],
-                  "pretraining_tp": 1, "rms_norm_eps": c["rms_norm_eps"], "rope_scaling": None,
+                  "pretraining_tp": 1, "rms_norm_eps": c["rms_norm_eps"], "rope_scaling": c.get("rope_scaling"),
                   "rope_theta": c["rope_theta"], "tie_word_embeddings": c["tie_word_embeddings"],
                   "torch_dtype": "float32", "use_cache": True, "vocab_size": c["vocab_size"]}
         if c["head_dim"] is not None:
@@ -381,7 +408,7 @@ class TinyLlama:
         batch, seq, _ = x.shape
         heads, kv_heads, head_dim = c["num_attention_heads"], c["num_key_value_heads"], self.head_dim()
         dtype = x.dtype
-        cos, sin = rope_cos_sin(seq, head_dim, c["rope_theta"], dtype)  # (seq, head_dim)
+        cos, sin = rope_cos_sin(seq, head_dim, c["rope_theta"], c.get("rope_scaling"), dtype)  # (seq, head_dim)
         # 4-D mask: 0 where a query may read a key, finfo.min where the key is in the future or padding
         allowed = torch.tril(torch.ones(seq, seq, dtype=torch.bool))[None, None] \
             & attention_mask.bool()[:, None, None, :]  # (batch, 1, seq, seq)
@@ -525,7 +552,8 @@ def check_gpt2_attention_against_torch(model, attention_mask, generator):
 
 def check_llama_attention_by_loops(model, attention_mask, generator):
     """Each layer's attention equals a float64 loop that rotates each (i, i + head_dim/2) pair by the angle
-    position·theta^(-2i/head_dim), lets query head h read kv head h // (heads / kv_heads), and skips future
+    position·inv_freq[i] (theta^(-2i/head_dim), scaled by rope_scaling), lets query head h read kv head
+    h // (heads / kv_heads), and skips future
     and padded keys explicitly."""
     model64 = model.to(torch.float64)
     c = model.config
@@ -534,10 +562,12 @@ def check_llama_attention_by_loops(model, attention_mask, generator):
     batch, seq = attention_mask.shape
     x = torch.randn(batch, seq, c["hidden_size"], generator=generator, dtype=torch.float64)
 
+    inv_freq = inverse_frequencies(head_dim, c["rope_theta"], c.get("rope_scaling"), torch.float64)
+
     def rotated(vector, position):
         out = vector.clone()
         for i in range(half):
-            angle = position * c["rope_theta"] ** (-2.0 * i / head_dim)
+            angle = position * inv_freq[i].item()
             a, b = vector[i].item(), vector[i + half].item()
             out[i] = a * math.cos(angle) - b * math.sin(angle)
             out[i + half] = b * math.cos(angle) + a * math.sin(angle)
@@ -571,7 +601,7 @@ def check_rope_is_relative():
     and rotation keeps norms. Checked for both theta values and an even head size."""
     generator = torch.Generator().manual_seed(7)
     for theta, head_dim in ((10000.0, 4), (500000.0, 8)):
-        cos, sin = rope_cos_sin(16, head_dim, theta, torch.float64)
+        cos, sin = rope_cos_sin(16, head_dim, theta, None, torch.float64)
         q = torch.randn(head_dim, generator=generator, dtype=torch.float64)
         k = torch.randn(head_dim, generator=generator, dtype=torch.float64)
         rotate = lambda x, at: apply_rope(x, cos[at], sin[at])  # noqa: E731
@@ -759,7 +789,8 @@ def main():
 
     builders = (("gpt2-tiny", lambda g: TinyGpt2.random(GPT2_TINY, g)),
                 ("llama-tiny", lambda g: TinyLlama.random(LLAMA_TINY, g, legacy_inv_freq=True)),
-                ("llama-tiny-gqa", lambda g: TinyLlama.random(LLAMA_TINY_GQA, g, legacy_inv_freq=False)))
+                ("llama-tiny-gqa", lambda g: TinyLlama.random(LLAMA_TINY_GQA, g, legacy_inv_freq=False)),
+                ("llama-tiny-llama3", lambda g: TinyLlama.random(LLAMA_TINY_LLAMA3, g, legacy_inv_freq=False)))
     for index, (name, build) in enumerate(builders):
         seed = BASE_SEED + index
         generator = torch.Generator().manual_seed(seed)

@@ -132,14 +132,15 @@ public interface Backend extends AutoCloseable {
     void softmaxBackward(Tensor probs, Tensor dProbs, double scale, Tensor dScores);
 
     /**
-     * Rotary position embedding on x [batch, heads, T, headSize] (headSize even): feature pairs chosen by
-     * {@code layout} at time step t of sequence b are rotated by angle {@code p · theta^(−2j/headSize)}; with
+     * Rotary position embedding on x [batch, heads, T, headSize] (headSize even): pair j of the feature pairs
+     * chosen by {@code layout} at time step t of sequence b is rotated by angle {@code p · frequencies.inverse(j)}
+     * ({@code p · θ^(−2j/headSize)} for plain RoPE; {@code frequencies.headSize()} must be headSize); with
      * {@code inverse} by minus that angle (RoPE's backward, since rotations are orthogonal). {@code positions}
      * holds either T values, shared by every sequence ({@code p = positions[t]}), or batch · T values, one row
      * per sequence ({@code p = positions[b·T + t]}, e.g. left-padded sequences that start at different
      * columns). {@code out} may be {@code x}.
      */
-    void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out);
+    void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout, boolean inverse, Tensor out);
 
     /**
      * Permutes the axes of x (rank ≤ 4): {@code out} has shape {@code x.shape[perm[i]]} and

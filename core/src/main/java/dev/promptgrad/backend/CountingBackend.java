@@ -221,9 +221,10 @@ public final class CountingBackend implements Backend {
     }
 
     @Override
-    public void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out) {
+    public void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout, boolean inverse,
+                     Tensor out) {
         count("rope");
-        delegate.rope(x, positions, theta, layout, inverse, out);
+        delegate.rope(x, positions, frequencies, layout, inverse, out);
     }
 
     @Override

@@ -388,9 +388,11 @@ public final class KernelContract {
 
     /**
      * {@link Backend#rope}: x [batch, heads, T, headSize] with headSize even, and one position per time step
-     * (T positions shared by every sequence) or per sequence and time step (batch · T).
+     * (T positions shared by every sequence) or per sequence and time step (batch · T), and frequencies for that
+     * head size.
      */
-    public static void checkRope(Tensor x, int[] positions, double theta, RopeLayout layout, Tensor out) {
+    public static void checkRope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout,
+                                 Tensor out) {
         String k = "rope";
         checkLive(k, x, out);
         checkSameDType(k, x, out);
@@ -403,8 +405,10 @@ public final class KernelContract {
             throw new IllegalArgumentException(k + ": " + positions.length + " positions given for " + x + " with T = "
                     + x.dim(2) + "; pass one position per time step (T), or per sequence and time step (batch · T)");
         }
-        if (!(theta > 0) || Double.isInfinite(theta)) {
-            throw new IllegalArgumentException(k + ": theta must be finite and > 0, not " + theta);
+        if (frequencies == null) throw new IllegalArgumentException(k + ": frequencies are null");
+        if (frequencies.headSize() != x.dim(3)) {
+            throw new IllegalArgumentException(k + ": " + frequencies + " does not fit " + x + ", whose head size is "
+                    + x.dim(3));
         }
         if (layout == null) throw new IllegalArgumentException(k + ": layout is null");
         checkShape(k, "out", out, x.shape());

@@ -335,8 +335,9 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out) {
-        KernelContract.checkRope(x, positions, theta, layout, out);
+    public void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout, boolean inverse,
+                     Tensor out) {
+        KernelContract.checkRope(x, positions, frequencies, layout, out);
         int batches = x.dim(0), heads = x.dim(1), steps = x.dim(2), headSize = x.dim(3), half = headSize / 2;
         boolean perSequence = positions.length != steps;   // (batch, T) rather than (T)
         for (int b = 0; b < batches; b++) {
@@ -346,7 +347,7 @@ public final class ReferenceBackend implements Backend {
                     int position = positions[perSequence ? b * steps + t : t];
                     double[] v = readRow(x, row, headSize);   // (headSize), read first: out may be x
                     for (int j = 0; j < half; j++) {
-                        double angle = position * Math.pow(theta, -2.0 * j / headSize);
+                        double angle = position * frequencies.inverse(j);
                         if (inverse) angle = -angle;
                         double cos = Math.cos(angle), sin = Math.sin(angle);
                         int first = layout == RopeLayout.ROTATE_HALF ? j : 2 * j;

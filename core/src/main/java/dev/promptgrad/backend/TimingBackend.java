@@ -263,9 +263,10 @@ public final class TimingBackend implements Backend {
     }
 
     @Override
-    public void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out) {
+    public void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout, boolean inverse,
+                     Tensor out) {
         long start = System.nanoTime();
-        delegate.rope(x, positions, theta, layout, inverse, out);
+        delegate.rope(x, positions, frequencies, layout, inverse, out);
         record("rope", start);
     }
 

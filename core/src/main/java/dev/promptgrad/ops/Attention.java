@@ -66,8 +66,8 @@ public final class Attention {
                         + " position per key (" + keys + ") or per sequence and key (" + batch * keys + ")");
             }
             // PyTorch (HF Llama): q, k = apply_rotary_pos_emb(q, k, cos, sin)
-            qh = Rope.apply(tape, qh, queryPositions, rope.theta(), rope.layout());
-            kh = Rope.apply(tape, kh, keyPositions, rope.theta(), rope.layout());
+            qh = Rope.apply(tape, qh, queryPositions, rope.frequencies(), rope.layout());
+            kh = Rope.apply(tape, kh, keyPositions, rope.frequencies(), rope.layout());
         }
 
         // The `group` query heads sharing a kv head are adjacent in (B, H, T, D), so Q viewed as

@@ -449,14 +449,19 @@ public abstract class BackendContract {
         int headSize = steps == 1023 ? 8 : 32;
         int[] positions = new int[steps];
         for (int t = 0; t < steps; t++) positions[t] = 3 + t + rnd.nextInt(2) * 1000;   // ragged, up to ~2000
+        // plain RoPE, and Llama 3.1's scaling with a short original context so every branch (kept, blended and
+        // scaled frequencies) is taken at this head size
+        RopeFrequencies[] kinds = {RopeFrequencies.standard(10000, headSize),
+                RopeFrequencies.llama3(10000, headSize, 8, 1, 4, 64)};
         for (RopeLayout layout : RopeLayout.values()) {
             for (boolean inverse : new boolean[]{false, true}) {
+                RopeFrequencies frequencies = kinds[(layout.ordinal() + (inverse ? 1 : 0)) % 2];
                 Twin x = random(rnd, -2, 2, 2, 3, steps, headSize), out = garbage(2, 3, steps, headSize);
-                String what = "rope " + layout + (inverse ? " inverse" : "") + " T=" + steps + " headSize=" + headSize;
-                run(k -> k.backend.rope(k.pick(x), positions, 10000, layout, inverse, k.pick(out)));
+                String what = "rope " + layout + (inverse ? " inverse" : "") + " T=" + steps + " " + frequencies;
+                run(k -> k.backend.rope(k.pick(x), positions, frequencies, layout, inverse, k.pick(out)));
                 check(what, out, REDUCED);
                 float[] before = backend.download(x.mine);
-                run(k -> k.backend.rope(k.pick(out), positions, 10000, layout, !inverse, k.pick(out)));
+                run(k -> k.backend.rope(k.pick(out), positions, frequencies, layout, !inverse, k.pick(out)));
                 check(what + " then its inverse in place", out, REDUCED);
                 double[] roundTrip = backend.downloadDouble(out.mine);
                 compare(what + " then its inverse restores x", roundTrip, toDouble(before), REDUCED);
@@ -473,11 +478,12 @@ public abstract class BackendContract {
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < steps; t++) positions[b * steps + t] = Math.max(0, t - 2 * b) + rnd.nextInt(2) * 1000;
         }
+        RopeFrequencies frequencies = RopeFrequencies.linear(500000, headSize, 4);
         for (RopeLayout layout : RopeLayout.values()) {
             for (boolean inverse : new boolean[]{false, true}) {
                 Twin x = random(rnd, -2, 2, batch, heads, steps, headSize), out = garbage(batch, heads, steps, headSize);
                 String what = "rope per sequence " + layout + (inverse ? " inverse" : "") + " T=" + steps;
-                run(k -> k.backend.rope(k.pick(x), positions, 10000, layout, inverse, k.pick(out)));
+                run(k -> k.backend.rope(k.pick(x), positions, frequencies, layout, inverse, k.pick(out)));
                 check(what, out, REDUCED);
                 // each sequence alone, with its row of positions shared, gives the same values
                 double[] together = backend.downloadDouble(out.mine);
@@ -486,7 +492,7 @@ public abstract class BackendContract {
                     int[] row = Arrays.copyOfRange(positions, b * steps, (b + 1) * steps);
                     Twin one = x.range(b * size, (b + 1) * size, 1, heads, steps, headSize);
                     Twin alone = garbage(1, heads, steps, headSize);
-                    backend.rope(one.mine(), row, 10000, layout, inverse, alone.mine());
+                    backend.rope(one.mine(), row, frequencies, layout, inverse, alone.mine());
                     compare(what + " sequence " + b + " alone", backend.downloadDouble(alone.mine()),
                             Arrays.copyOfRange(together, b * size, (b + 1) * size), new Tolerance(0, 0));
                 }
@@ -595,7 +601,8 @@ public abstract class BackendContract {
         calls.put("softmax: key mask of the wrong shape", (b, s) ->
                 b.softmax(s.allocate(2, 1, 3, 4), 1, false, s.allocate(2, 3), s.allocate(2, 1, 3, 4)));
         calls.put("rope: odd head size", (b, s) ->
-                b.rope(s.allocate(1, 1, 2, 5), new int[]{0, 1}, 10000, RopeLayout.ROTATE_HALF, false, s.allocate(1, 1, 2, 5)));
+                b.rope(s.allocate(1, 1, 2, 5), new int[]{0, 1}, RopeFrequencies.standard(10000, 4), RopeLayout.ROTATE_HALF,
+                        false, s.allocate(1, 1, 2, 5)));
         calls.put("permute: not a permutation", (b, s) -> b.permute(s.allocate(2, 3, 4), new int[]{0, 0, 1}, s.allocate(2, 2, 3)));
         calls.put("gather: id outside the vocabulary", (b, s) -> b.gather(s.allocate(5, 3), new int[]{0, 5}, s.allocate(2, 3)));
         calls.put("crossEntropy: target outside the vocabulary", (b, s) ->

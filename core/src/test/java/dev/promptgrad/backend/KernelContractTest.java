@@ -257,18 +257,21 @@ class KernelContractTest {
         Tensor x = f32(1, 2, 3, 4);
         Tensor out = f32(1, 2, 3, 4);
         int[] three = {0, 1, 2};
-        rejects(() -> backend.rope(f32(2, 3, 4), three, 1e4, RopeLayout.ROTATE_HALF, false, f32(2, 3, 4)),
+        RopeFrequencies plain = RopeFrequencies.standard(1e4, 4);
+        rejects(() -> backend.rope(f32(2, 3, 4), three, plain, RopeLayout.ROTATE_HALF, false, f32(2, 3, 4)),
                 "rope: x Tensor[2, 3, 4]", "rank 4 [batch, heads, T, headSize]");
-        rejects(() -> backend.rope(f32(1, 2, 3, 5), three, 1e4, RopeLayout.ROTATE_HALF, false, f32(1, 2, 3, 5)),
+        rejects(() -> backend.rope(f32(1, 2, 3, 5), three, plain, RopeLayout.ROTATE_HALF, false, f32(1, 2, 3, 5)),
                 "rope: headSize", "Tensor[1, 2, 3, 5]", "must be even, not 5");
-        rejects(() -> backend.rope(x, new int[]{0, 1}, 1e4, RopeLayout.INTERLEAVED, false, out),
+        rejects(() -> backend.rope(x, new int[]{0, 1}, plain, RopeLayout.INTERLEAVED, false, out),
                 "rope: 2 positions given for Tensor[1, 2, 3, 4]", "T = 3");
-        rejects(() -> backend.rope(f32(2, 2, 3, 4), new int[]{0, 1, 2, 3}, 1e4, RopeLayout.INTERLEAVED, false,
+        rejects(() -> backend.rope(f32(2, 2, 3, 4), new int[]{0, 1, 2, 3}, plain, RopeLayout.INTERLEAVED, false,
                 f32(2, 2, 3, 4)), "rope: 4 positions given for Tensor[2, 2, 3, 4]", "(T), or per sequence", "(batch · T)");
-        rejects(() -> backend.rope(x, null, 1e4, RopeLayout.INTERLEAVED, false, out), "rope: positions must not be null");
-        rejects(() -> backend.rope(x, three, 0, RopeLayout.INTERLEAVED, false, out), "rope: theta", "not 0.0");
-        rejects(() -> backend.rope(x, three, 1e4, null, false, out), "rope: layout is null");
-        rejects(() -> backend.rope(x, three, 1e4, RopeLayout.INTERLEAVED, false, f32(1, 3, 2, 4)),
+        rejects(() -> backend.rope(x, null, plain, RopeLayout.INTERLEAVED, false, out), "rope: positions must not be null");
+        rejects(() -> backend.rope(x, three, null, RopeLayout.INTERLEAVED, false, out), "rope: frequencies are null");
+        rejects(() -> backend.rope(x, three, RopeFrequencies.standard(1e4, 8), RopeLayout.INTERLEAVED, false, out),
+                "rope: RoPE θ 10000 over head size 8 does not fit", "whose head size is 4");
+        rejects(() -> backend.rope(x, three, plain, null, false, out), "rope: layout is null");
+        rejects(() -> backend.rope(x, three, plain, RopeLayout.INTERLEAVED, false, f32(1, 3, 2, 4)),
                 "rope: out Tensor[1, 3, 2, 4]", "shape [1, 2, 3, 4]");
     }
 

@@ -458,7 +458,7 @@ class ReferenceBackendTest {
         Tensor x = f64(new double[]{1, 0}, 1, 1, 1, 2);
         Tensor out = zeros(1, 1, 1, 2);
         for (RopeLayout layout : RopeLayout.values()) {
-            backend.rope(x, new int[]{3}, 10000, layout, false, out);
+            backend.rope(x, new int[]{3}, RopeFrequencies.standard(10000, 2), layout, false, out);
             // [1, 0] at position 3 turns by 3 radians to [cos 3, sin 3]
             assertArrayEquals(new double[]{Math.cos(3), Math.sin(3)}, read(out), EXACT, layout.toString());
         }
@@ -470,7 +470,7 @@ class ReferenceBackendTest {
         // ROTATE_HALF pairs (0, 2) and (1, 3) of x = [1, 2, 3, 4]
         Tensor x = f64(new double[]{1, 2, 3, 4}, 1, 1, 1, 4);
         Tensor out = zeros(1, 1, 1, 4);
-        backend.rope(x, new int[]{2}, 100, RopeLayout.ROTATE_HALF, false, out);
+        backend.rope(x, new int[]{2}, RopeFrequencies.standard(100, 4), RopeLayout.ROTATE_HALF, false, out);
         double c0 = Math.cos(2), s0 = Math.sin(2), c1 = Math.cos(0.2), s1 = Math.sin(0.2);
         assertArrayEquals(new double[]{1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 1 * s0 + 3 * c0, 2 * s1 + 4 * c1}, read(out), EXACT);
     }
@@ -480,7 +480,7 @@ class ReferenceBackendTest {
         // same angles; INTERLEAVED pairs (0, 1) and (2, 3)
         Tensor x = f64(new double[]{1, 2, 3, 4}, 1, 1, 1, 4);
         Tensor out = zeros(1, 1, 1, 4);
-        backend.rope(x, new int[]{2}, 100, RopeLayout.INTERLEAVED, false, out);
+        backend.rope(x, new int[]{2}, RopeFrequencies.standard(100, 4), RopeLayout.INTERLEAVED, false, out);
         double c0 = Math.cos(2), s0 = Math.sin(2), c1 = Math.cos(0.2), s1 = Math.sin(0.2);
         assertArrayEquals(new double[]{1 * c0 - 2 * s0, 1 * s0 + 2 * c0, 3 * c1 - 4 * s1, 3 * s1 + 4 * c1}, read(out), EXACT);
     }
@@ -492,12 +492,13 @@ class ReferenceBackendTest {
         for (RopeLayout layout : RopeLayout.values()) {
             Tensor x = f64(values, 1, 2, 2, 4);
             int[] positions = {0, 5};
-            backend.rope(x, positions, 10000, layout, false, x);   // out may be x
+            RopeFrequencies frequencies = RopeFrequencies.standard(10000, 4);
+            backend.rope(x, positions, frequencies, layout, false, x);   // out may be x
             double[] rotated = read(x);
             assertArrayEquals(slice(values, 0, 4), slice(rotated, 0, 4), 0.0, layout + " position 0");
             assertArrayEquals(slice(values, 8, 12), slice(rotated, 8, 12), 0.0, layout + " position 0, head 1");
             assertTrue(Math.abs(rotated[4] - values[4]) > 0.1, layout + " position 5 rotates");
-            backend.rope(x, positions, 10000, layout, true, x);
+            backend.rope(x, positions, frequencies, layout, true, x);
             assertArrayEquals(values, read(x), 1e-14, layout + " inverse");
         }
     }

@@ -2,6 +2,7 @@ package dev.promptgrad.ops;
 
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.ReferenceBackend;
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.tensor.Scope;
@@ -104,7 +105,7 @@ class OpGradientTest {
     void rope(RopeLayout layout) {
         int[] positions = {0, 3, 4, 9};
         check.check("rope " + layout,
-                (tape, in) -> Rope.apply(tape, in[0], positions, 10000, layout),
+                (tape, in) -> Rope.apply(tape, in[0], positions, RopeFrequencies.standard(10000, 6), layout),
                 names("x"), check.random(1, 2, 3, 4, 6));
     }
 
@@ -113,7 +114,7 @@ class OpGradientTest {
     void ropeWithPositionsPerSequence(RopeLayout layout) {
         int[] positions = {0, 3, 4, 2, 2, 7};   // (batch 2, T 3): each sequence its own positions
         check.check("rope per sequence " + layout,
-                (tape, in) -> Rope.apply(tape, in[0], positions, 10000, layout),
+                (tape, in) -> Rope.apply(tape, in[0], positions, RopeFrequencies.llama3(10000, 6, 8, 1, 4, 16), layout),
                 names("x"), check.random(1, 2, 2, 3, 6));
     }
 
@@ -178,7 +179,8 @@ class OpGradientTest {
     void attention(int heads, int kvHeads, boolean causal, boolean padding, RopeLayout layout) {
         int batch = 2, length = 3, headSize = 4;
         Tensor mask = padding ? check.of(new double[] {1, 1, 1, 0, 1, 1}, batch, length) : null;
-        Rope.Settings rope = layout == null ? null : new Rope.Settings(layout, 10000, new int[] {2, 3, 4});
+        Rope.Settings rope = layout == null ? null : new Rope.Settings(layout, RopeFrequencies.standard(10000, headSize),
+                new int[] {2, 3, 4});
         String what = "attention H=" + heads + " KvH=" + kvHeads + " causal=" + causal + " padding=" + padding
                 + " rope=" + layout;
         check.check(what,
@@ -193,7 +195,8 @@ class OpGradientTest {
     void attentionWithKeyPositionsPerSequence() {
         int batch = 2, length = 2, keys = 4, headSize = 4;
         Tensor mask = check.of(new double[] {1, 1, 1, 1, 0, 0, 1, 1}, batch, keys);   // row 1: two left pads
-        Rope.Settings rope = new Rope.Settings(RopeLayout.ROTATE_HALF, 500, new int[] {0, 1, 2, 3, 0, 0, 0, 1});
+        Rope.Settings rope = new Rope.Settings(RopeLayout.ROTATE_HALF, RopeFrequencies.standard(500, headSize),
+                new int[] {0, 1, 2, 3, 0, 0, 0, 1});
         check.check("attention positions per sequence",
                 (tape, in) -> Attention.apply(tape, in[0], in[1], in[2], 4, 2, true, mask, rope),
                 names("q", "k", "v"),
@@ -205,7 +208,8 @@ class OpGradientTest {
     @Test
     void attentionWithMoreKeysThanQueries() {
         int batch = 1, length = 2, keys = 4, headSize = 4;
-        Rope.Settings rope = Rope.Settings.sequential(RopeLayout.ROTATE_HALF, 500, keys);
+        Rope.Settings rope = Rope.Settings.sequential(RopeLayout.ROTATE_HALF,
+                RopeFrequencies.standard(500, headSize), keys);
         check.check("attention keys > T",
                 (tape, in) -> Attention.apply(tape, in[0], in[1], in[2], 4, 2, true, null, rope),
                 names("q", "k", "v"),

@@ -3,6 +3,7 @@ package dev.promptgrad.ops;
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.ReferenceBackend;
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Scope;
@@ -84,7 +85,7 @@ class OpValueTest {
         Tensor q = random.random(1, batch, length, heads * d);
         Tensor k = random.random(1, batch, keys, kvHeads * d);
         Tensor v = random.random(1, batch, keys, kvHeads * d);
-        Rope.Settings rope = layout == null ? null : new Rope.Settings(layout, theta, positions);
+        Rope.Settings rope = layout == null ? null : new Rope.Settings(layout, RopeFrequencies.standard(theta, d), positions);
         Tensor maskTensor = padding ? random.of(mask, batch, keys) : null;
         double[] actual = host(Attention.apply(tape, constant(q), constant(k), constant(v), heads, kvHeads, causal,
                 maskTensor, rope).value());

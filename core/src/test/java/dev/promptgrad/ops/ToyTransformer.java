@@ -2,6 +2,7 @@ package dev.promptgrad.ops;
 
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.tensor.Tensor;
@@ -130,7 +131,8 @@ final class ToyTransformer {
         Variable q = linear(tape, h, qWeight, train);
         Variable k = linear(tape, h, kWeight, train);
         Variable v = linear(tape, h, vWeight, train);
-        Rope.Settings rope = Rope.Settings.sequential(RopeLayout.ROTATE_HALF, 10000, length);
+        Rope.Settings rope = Rope.Settings.sequential(RopeLayout.ROTATE_HALF, RopeFrequencies.standard(10000, HEAD_SIZE),
+                length);
         attended = Attention.apply(tape, q, k, v, HEADS, KV_HEADS, true, batch.keyMask(), rope);
         x = Add.apply(tape, x, linear(tape, attended, oWeight, train));
         h = RmsNorm.apply(tape, x, mlpNorm, 1e-6);

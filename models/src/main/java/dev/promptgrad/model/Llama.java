@@ -2,6 +2,7 @@ package dev.promptgrad.model;
 
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.ops.Add;
 import dev.promptgrad.ops.Attention;
 import dev.promptgrad.ops.BiasAdd;
@@ -37,6 +38,7 @@ public final class Llama extends CausalTransformer {
     }
 
     private final LlamaConfig config;
+    private final RopeFrequencies ropeFrequencies;   // (headSize / 2), from rope_theta and rope_scaling
     private final Tensor tokenTable;   // (vocab, dim)
     private final Layer[] layers;      // (layers)
     private final Tensor finalNorm;    // (dim)
@@ -46,6 +48,7 @@ public final class Llama extends CausalTransformer {
     public Llama(String name, LlamaConfig config, Weights weights) {
         super(name, weights, weightSpecs(config));
         this.config = config;
+        this.ropeFrequencies = config.ropeFrequencies();
         tokenTable = weights.get("model.embed_tokens.weight");
         layers = new Layer[config.layers()];
         for (int l = 0; l < layers.length; l++) {
@@ -155,8 +158,8 @@ public final class Llama extends CausalTransformer {
         double eps = config.rmsNormEps();
         // PyTorch (HF LlamaModel): position_ids = torch.arange(past_seen_tokens, past_seen_tokens + T)
         Rope.Settings rope = keyPositions == null
-                ? Rope.Settings.sequential(config.ropeLayout(), config.ropeTheta(), start + length)
-                : new Rope.Settings(config.ropeLayout(), config.ropeTheta(), keyPositions);
+                ? Rope.Settings.sequential(config.ropeLayout(), ropeFrequencies, start + length)
+                : new Rope.Settings(config.ropeLayout(), ropeFrequencies, keyPositions);
 
         Variable x = embeddings;                                                              // (batch, T, dim)
         if (hook != null) hook.block(0, x.value());

@@ -1,5 +1,6 @@
 package dev.promptgrad.model;
 
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.json.JsonObject;
 
@@ -11,7 +12,8 @@ import java.util.Map;
  * The sizes and settings of a Llama-family model: Hugging Face's {@code LlamaForCausalLM}, and the
  * {@code mistral} and {@code qwen2} configurations that need no other layer kind, plus llama2.c checkpoints
  * (whose RoPE pairs are interleaved). It checks that the numbers fit together and refuses what this
- * implementation does not compute (RoPE scaling, other activations); it holds no weights.
+ * implementation does not compute (RoPE scaling other than linear and llama3, other activations); it holds no
+ * weights.
  *
  * @param modelType     "llama", "mistral" or "qwen2"
  * @param contextLength {@code max_position_embeddings}, capped by a sliding window (see {@link #fromHuggingFace})
@@ -21,11 +23,12 @@ import java.util.Map;
  * @param qkvBias       q_proj, k_proj and v_proj have biases (Llama's attention_bias, always for qwen2)
  * @param outputBias    o_proj has a bias (Llama's attention_bias)
  * @param mlpBias       gate, up and down projections have biases (Llama's mlp_bias)
+ * @param ropeScaling   {@code rope_scaling} (Llama 3.1 and later), or null for plain RoPE
  */
 public record LlamaConfig(String modelType, int vocabSize, int contextLength, int dim, int hidden, int layers,
                           int heads, int kvHeads, int headSize, double rmsNormEps, double ropeTheta,
                           RopeLayout ropeLayout, boolean tiedHead, boolean qkvBias, boolean outputBias,
-                          boolean mlpBias) {
+                          boolean mlpBias, RopeScaling ropeScaling) {
 
     /** The Hugging Face model types this record describes. */
     public static final List<String> MODEL_TYPES = List.of("llama", "mistral", "qwen2");
@@ -61,6 +64,20 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
         if (ropeLayout == null) throw new IllegalArgumentException(modelType + ": a RoPE layout is required");
     }
 
+    /** A model with plain RoPE (no rope_scaling). */
+    public LlamaConfig(String modelType, int vocabSize, int contextLength, int dim, int hidden, int layers, int heads,
+                       int kvHeads, int headSize, double rmsNormEps, double ropeTheta, RopeLayout ropeLayout,
+                       boolean tiedHead, boolean qkvBias, boolean outputBias, boolean mlpBias) {
+        this(modelType, vocabSize, contextLength, dim, hidden, layers, heads, kvHeads, headSize, rmsNormEps,
+                ropeTheta, ropeLayout, tiedHead, qkvBias, outputBias, mlpBias, null);
+    }
+
+    /** The angular frequency of each rotated pair: rope_theta's, scaled by rope_scaling when there is one. */
+    public RopeFrequencies ropeFrequencies() {
+        return ropeScaling == null ? RopeFrequencies.standard(ropeTheta, headSize)
+                : ropeScaling.frequencies(ropeTheta, headSize);
+    }
+
     /** Width of one position's keys or values: kvHeads · headSize. */
     public int kvWidth() {
         return kvHeads * headSize;
@@ -69,7 +86,7 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
     /** The same model with its q and k rotated in another pair layout (after permuting wq and wk rows). */
     public LlamaConfig withRopeLayout(RopeLayout layout) {
         return new LlamaConfig(modelType, vocabSize, contextLength, dim, hidden, layers, heads, kvHeads, headSize,
-                rmsNormEps, ropeTheta, layout, tiedHead, qkvBias, outputBias, mlpBias);
+                rmsNormEps, ropeTheta, layout, tiedHead, qkvBias, outputBias, mlpBias, ropeScaling);
     }
 
     /**
@@ -85,12 +102,7 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
         }
         String act = json.stringOr("hidden_act", "silu");
         if (!act.equals("silu")) throw json.error("hidden_act", "is \"" + act + "\"; only silu (SwiGLU) is supported");
-        if (json.has("rope_scaling")) {
-            Object kind = json.requireObject("rope_scaling").get("rope_type");
-            if (kind == null) kind = json.requireObject("rope_scaling").get("type");
-            throw json.error("rope_scaling", "is set (" + (kind == null ? "no type" : "type " + kind)
-                    + "); RoPE scaling is not supported, only plain rope_theta");
-        }
+        RopeScaling scaling = RopeScaling.fromHuggingFace(json);
         int dim = json.requireInt("hidden_size");
         int heads = json.requireInt("num_attention_heads");
         if (heads < 1) throw json.error("num_attention_heads", "is " + heads + "; it must be at least 1");
@@ -120,7 +132,8 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
                 json.booleanOr("tie_word_embeddings", false),
                 qwen || attentionBias,
                 !qwen && attentionBias,
-                !qwen && json.booleanOr("mlp_bias", false));
+                !qwen && json.booleanOr("mlp_bias", false),
+                scaling);
     }
 
     /**
@@ -163,7 +176,7 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
         json.put("num_hidden_layers", (long) layers);
         json.put("num_key_value_heads", (long) kvHeads);
         json.put("rms_norm_eps", rmsNormEps);
-        json.put("rope_scaling", null);
+        json.put("rope_scaling", ropeScaling == null ? null : ropeScaling.toHuggingFace());
         json.put("rope_theta", ropeTheta);
         if (!modelType.equals("llama")) json.put("sliding_window", null);
         json.put("tie_word_embeddings", tiedHead);

@@ -65,7 +65,7 @@ class BatchGeneratorTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa"})
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"})
     void batchLogitsEqualEachSequenceDecodedAloneOnTheReferenceBackend(String fixture) {
         try (Backend backend = new ReferenceBackend();
              LanguageModel model = HuggingFaceCheckpoint.load(Fixtures.folder(fixture), backend);

@@ -18,7 +18,7 @@ import java.util.Map;
 record GoldenFixture(String name, Path folder, JsonObject json, Map<String, float[]> tensors,
                      Map<String, long[]> shapes) {
 
-    static final List<String> NAMES = List.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa");
+    static final List<String> NAMES = List.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3");
 
     static GoldenFixture load(String name) {
         Path folder = Fixtures.folder(name);

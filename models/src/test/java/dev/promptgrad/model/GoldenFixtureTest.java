@@ -25,9 +25,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The three PyTorch golden fixtures (gpt2-tiny, llama-tiny, llama-tiny-gqa; tools/README.md) loaded from
- * their Hugging Face folders and run with the fixture's soft prompt: the derived model mask and labels,
- * logits, every hidden state, the loss, dLoss/dPrompt and a 10-step AdamW trajectory, on each backend.
+ * The four PyTorch golden fixtures (gpt2-tiny, llama-tiny, llama-tiny-gqa, and llama-tiny-llama3 with Llama 3.1's
+ * RoPE scaling; tools/README.md) loaded from their Hugging Face folders and run with the fixture's soft prompt: the
+ * derived model mask and labels, logits, every hidden state, the loss, dLoss/dPrompt and a 10-step AdamW trajectory,
+ * on each backend.
  */
 class GoldenFixtureTest {
 

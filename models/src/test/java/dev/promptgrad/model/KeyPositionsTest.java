@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class KeyPositionsTest {
 
     static Stream<Arguments> cases() {
-        return TestBackends.all().flatMap(b -> Stream.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa")
+        return TestBackends.all().flatMap(b -> Stream.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3")
                 .map(f -> Arguments.of(f, b)));
     }
 

@@ -1,5 +1,6 @@
 package dev.promptgrad.model;
 
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.json.Json;
@@ -68,11 +69,37 @@ class ModelConfigTest {
     }
 
     @Test
+    void ropeScalingOfLlama31AndLinearAreRead() {
+        LlamaConfig llama31 = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"rope_theta\": 500000.0, \"rope_scaling\": {\"factor\": 32.0, \"high_freq_factor\": 4.0,"
+                + " \"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192, \"rope_type\": \"llama3\"}}"));
+        assertEquals(RopeScaling.llama3(32, 1, 4, 8192), llama31.ropeScaling());
+        assertEquals(RopeFrequencies.llama3(500000, llama31.headSize(), 32, 1, 4, 8192), llama31.ropeFrequencies());
+        assertEquals(llama31.ropeScaling().toHuggingFace(), llama31.toHuggingFace().get("rope_scaling"));
+        LlamaConfig linear = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2.0}}"));
+        assertEquals(RopeFrequencies.linear(10000, linear.headSize(), 2), linear.ropeFrequencies());
+        LlamaConfig plain = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"rope_scaling\": {\"rope_type\": \"default\"}}"));
+        assertEquals(null, plain.ropeScaling());
+        assertEquals(RopeFrequencies.standard(10000, plain.headSize()), plain.ropeFrequencies());
+    }
+
+    @Test
     void llamaRefusals() {
-        JsonException scaling = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+        JsonException yarn = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+                "{\"model_type\": \"llama\", " + LLAMA
+                        + ", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}}")));
+        assertMentions(yarn, "key 'rope_scaling' is of type yarn, which is not supported; only linear and llama3");
+        JsonException incomplete = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
                 "{\"model_type\": \"llama\", " + LLAMA
                         + ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}}")));
-        assertMentions(scaling, "key 'rope_scaling' is set (type llama3); RoPE scaling is not supported");
+        assertMentions(incomplete, "low_freq_factor");
+        JsonException shrinking = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+                "{\"model_type\": \"llama\", " + LLAMA
+                        + ", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 0.5}}")));
+        assertMentions(shrinking, "key 'rope_scaling' is not usable: a RoPE scaling factor must be finite and at"
+                + " least 1, not 0.5");
         JsonException act = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
                 "{\"model_type\": \"llama\", " + LLAMA + ", \"hidden_act\": \"gelu\"}")));
         assertMentions(act, "key 'hidden_act' is \"gelu\"; only silu");

@@ -39,14 +39,14 @@ class GoldenTrajectoryTest {
     Path folder;
 
     static Stream<Arguments> cases() {
-        return Stream.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa").flatMap(fixture -> Stream.of(
+        return Stream.of("gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3").flatMap(fixture -> Stream.of(
                 Arguments.of(fixture, TrainingConfig.OptimizerKind.ADAMW, "trajectory"),
                 Arguments.of(fixture, TrainingConfig.OptimizerKind.ADAFACTOR, "trajectory_adafactor")));
     }
 
     /** The adapter folder the fixture script writes as PEFT does loads, and gives PyTorch's loss. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa"})
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"})
     void fixtureAdapterGivesTheGoldenLoss(String fixture) {
         PeftAdapter adapter = PeftAdapter.read(GoldenExamples.adapter(fixture));
         float[] loss = GoldenExamples.tensor(fixture, "loss");

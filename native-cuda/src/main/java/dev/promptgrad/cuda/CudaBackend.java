@@ -4,6 +4,7 @@ import dev.promptgrad.backend.Backend;
 import dev.promptgrad.backend.BackendUnavailableException;
 import dev.promptgrad.backend.Gemm;
 import dev.promptgrad.backend.KernelContract;
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.tensor.Buffer;
@@ -456,9 +457,9 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public synchronized void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse,
-                                  Tensor out) {
-        KernelContract.checkRope(x, positions, theta, layout, out);
+    public synchronized void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout,
+                                  boolean inverse, Tensor out) {
+        KernelContract.checkRope(x, positions, frequencies, layout, out);
         enter();
         int steps = x.dim(2), headSize = x.dim(3);
         long pairs = (long) x.rows() * (headSize / 2);   // rows = batch · heads · T
@@ -466,11 +467,15 @@ public final class CudaBackend implements Backend {
         // positions per sequence (batch · T): each sequence's heads · T rows read their own row of them
         long sequenceRows = positions.length == steps ? 0 : (long) x.dim(1) * steps;
         CachingAllocator.Block positionBlock = uploadInts(positions, "rope positions");
+        CachingAllocator.Block frequencyBlock = null;
         try {
-            flat(Kernel.ROPE, pairs, address(x), address(out), positionBlock.address(), pairs, steps, headSize, theta,
-                    layout == RopeLayout.INTERLEAVED ? 1 : 0, inverse ? 1 : 0, sequenceRows);
+            frequencyBlock = uploadDoubles(frequencies.toArray(), "rope frequencies");
+            flat(Kernel.ROPE, pairs, address(x), address(out), positionBlock.address(), pairs, steps, headSize,
+                    frequencyBlock.address(), layout == RopeLayout.INTERLEAVED ? 1 : 0, inverse ? 1 : 0, sequenceRows);
         } finally {
-            allocator.release(positionBlock);   // later work on this stream runs after the kernel that reads it
+            // later work on this stream runs after the kernel that reads them
+            allocator.release(positionBlock);
+            if (frequencyBlock != null) allocator.release(frequencyBlock);
         }
     }
 
@@ -655,18 +660,35 @@ public final class CudaBackend implements Backend {
 
     /** Copies {@code values} to a temporary device block, which the caller releases after queuing its kernel. */
     private CachingAllocator.Block uploadInts(int[] values, String what) {
-        CachingAllocator.Block block = allocator.allocate((long) values.length * Integer.BYTES, "cuda backend: " + what);
-        if (values.length == 0) return block;
+        if (values.length == 0) return allocator.allocate(0, "cuda backend: " + what);
         IntPointer host = new IntPointer(values);
         try {
-            CudaStatus.check(cudart.cudaMemcpyAsync(new NativeAddress(block.address()), host,
-                    (long) values.length * Integer.BYTES, cudart.cudaMemcpyHostToDevice, stream),
-                    "cudaMemcpyAsync(" + what + " to device)");
+            return uploadBytes(host, (long) values.length * Integer.BYTES, what);
+        } finally {
+            host.deallocate();
+        }
+    }
+
+    /** As {@link #uploadInts}, for doubles. */
+    private CachingAllocator.Block uploadDoubles(double[] values, String what) {
+        if (values.length == 0) return allocator.allocate(0, "cuda backend: " + what);
+        DoublePointer host = new DoublePointer(values);
+        try {
+            return uploadBytes(host, (long) values.length * Double.BYTES, what);
+        } finally {
+            host.deallocate();
+        }
+    }
+
+    /** A temporary device block holding {@code bytes} bytes copied from {@code host}. */
+    private CachingAllocator.Block uploadBytes(Pointer host, long bytes, String what) {
+        CachingAllocator.Block block = allocator.allocate(bytes, "cuda backend: " + what);
+        try {
+            CudaStatus.check(cudart.cudaMemcpyAsync(new NativeAddress(block.address()), host, bytes,
+                    cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(" + what + " to device)");
         } catch (RuntimeException e) {
             allocator.release(block);
             throw e;
-        } finally {
-            host.deallocate();
         }
         return block;
     }

@@ -51,13 +51,14 @@ extern "C" __global__ void softmax_backward_f32(const float* probs, const float*
 }
 
 // x, out: [batch, heads, steps, headSize]; `pairs` = rows · headSize/2, one thread per pair.
-// Pair j of time step t turns by p · theta^(−2j/headSize) (the opposite way when inverse), where p is
+// Pair j of time step t turns by p · inverseFrequencies[j] (θ^(−2j/headSize) without RoPE scaling; the opposite
+// way when inverse), where p is
 // positions[t] when every sequence shares them (sequenceRows 0), else positions[b · steps + t] for the
 // sequence b of row r (sequenceRows = heads · steps rows per sequence).
 // interleaved: pair j is (2j, 2j + 1) (llama2.c); otherwise (j, j + headSize/2) (Hugging Face rotate_half).
 // PyTorch (HF): q * cos + rotate_half(q) * sin; out may be x.
 extern "C" __global__ void rope_f32(const float* x, float* out, const int* positions, long long pairs, int steps,
-                                    int headSize, double theta, int interleaved, int inverse,
+                                    int headSize, const double* inverseFrequencies, int interleaved, int inverse,
                                     long long sequenceRows) {
     int half = headSize / 2;
     for (long long p = blockIdx.x * (long long) blockDim.x + threadIdx.x; p < pairs;
@@ -66,7 +67,7 @@ extern "C" __global__ void rope_f32(const float* x, float* out, const int* posit
         int j = (int) (p % half);
         long long t = r % steps;
         if (sequenceRows > 0) t += r / sequenceRows * steps;
-        double angle = positions[t] * pow(theta, -2.0 * j / headSize);
+        double angle = positions[t] * inverseFrequencies[j];
         double s, c;
         sincos(angle, &s, &c);
         if (inverse) s = -s;

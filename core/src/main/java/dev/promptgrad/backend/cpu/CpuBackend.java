@@ -4,6 +4,7 @@ import dev.promptgrad.backend.Backend;
 import dev.promptgrad.backend.Erf;
 import dev.promptgrad.backend.Gemm;
 import dev.promptgrad.backend.KernelContract;
+import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.tensor.Buffer;
@@ -586,15 +587,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void rope(Tensor x, int[] positions, double theta, RopeLayout layout, boolean inverse, Tensor out) {
-        KernelContract.checkRope(x, positions, theta, layout, out);
+    public void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout, boolean inverse,
+                     Tensor out) {
+        KernelContract.checkRope(x, positions, frequencies, layout, out);
         int heads = x.dim(1), steps = x.dim(2), headSize = x.dim(3), half = headSize / 2;
         int rows = x.rows();   // batch · heads · T rows of (headSize)
         boolean perSequence = positions.length != steps;
         int angles = positions.length;   // T, or batch · T when each sequence has its own positions
         double[] cos = new double[angles * half], sin = new double[angles * half];   // (angles, headSize/2)
         for (int j = 0; j < half; j++) {
-            double frequency = Math.pow(theta, -2.0 * j / headSize);
+            double frequency = frequencies.inverse(j);
             for (int t = 0; t < angles; t++) {
                 double angle = positions[t] * frequency;
                 cos[t * half + j] = Math.cos(angle);
