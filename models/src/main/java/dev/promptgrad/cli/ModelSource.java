@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.util.stream.IntStream;
 
 /**
- * What {@code --model PATH} and {@code --tokenizer FILE} name, opened: a Hugging Face folder (its
- * {@code tokenizer.json} is used unless {@code --tokenizer} says otherwise) or a llama2.c {@code .bin}
+ * What {@code --model PATH} and {@code --tokenizer FILE} name, opened: a Hugging Face folder (its tokenizer, found
+ * by {@link Tokenizer#locate}, is used unless {@code --tokenizer} says otherwise) or a llama2.c {@code .bin}
  * checkpoint (which has no tokenizer of its own). Owns the model; closing it frees the weights.
  *
  * @param tokenizer null when there is none: only token ids can then be used
@@ -44,9 +44,7 @@ record ModelSource(Path path, LanguageModel model, Tokenizer tokenizer, BosEosRu
         LanguageModel model = folder ? HuggingFaceCheckpoint.load(modelPath, backend) : Llama2cCheckpoint.load(modelPath, backend);
         try {
             Path tokenizerSource = tokenizerPath;
-            if (tokenizerSource == null && folder && Files.isRegularFile(modelPath.resolve("tokenizer.json"))) {
-                tokenizerSource = modelPath.resolve("tokenizer.json");
-            }
+            if (tokenizerSource == null && folder) tokenizerSource = Tokenizer.locate(modelPath);
             if (tokenizerSource == null) return new ModelSource(modelPath, model, null, BosEosRule.NONE);
             Tokenizer tokenizer = tokenizerSource.getFileName().toString().endsWith(".bin")
                     ? Llama2cTokenizer.load(tokenizerSource, model.vocabSize())
@@ -64,8 +62,8 @@ record ModelSource(Path path, LanguageModel model, Tokenizer tokenizer, BosEosRu
     Tokenizer requireTokenizer(String what) {
         if (tokenizer != null) return tokenizer;
         if (Files.isDirectory(path)) {
-            throw new IllegalArgumentException(what + " needs a tokenizer, and the model folder " + path + " has no"
-                    + " tokenizer.json; pass --tokenizer FILE or use token ids");
+            throw new IllegalArgumentException(what + " needs a tokenizer, and the model folder " + path + " has none"
+                    + " (no tokenizer.json, no vocab.json with merges.txt); pass --tokenizer FILE or use token ids");
         }
         throw new IllegalArgumentException(what + " needs a tokenizer, and " + path + " is a llama2.c checkpoint, which has"
                 + " none of its own; pass --tokenizer tokenizer.bin or use token ids");

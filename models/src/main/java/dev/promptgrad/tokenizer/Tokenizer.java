@@ -14,22 +14,39 @@ import java.util.Set;
 public interface Tokenizer {
 
     /**
-     * Loads the tokenizer at {@code path}: a Hugging Face model folder or its {@code tokenizer.json} (BPE or
-     * WordPiece), or a llama2.c {@code .bin} tokenizer (vocab size taken from the file).
+     * Loads the tokenizer at {@code path}: a Hugging Face model folder (see {@link #locate}) or one of its tokenizer
+     * files, {@code tokenizer.json} (BPE or WordPiece) or GPT-2's older {@code vocab.json} / {@code merges.txt}
+     * pair, or a llama2.c {@code .bin} tokenizer (vocab size taken from the file).
      */
     static Tokenizer load(Path path) {
         if (Files.isDirectory(path)) {
-            Path json = path.resolve("tokenizer.json");
-            if (!Files.isRegularFile(json)) {
-                throw new TokenizerFormatException(path + " is a folder without tokenizer.json; pass the tokenizer file itself");
+            Path file = locate(path);
+            if (file == null) {
+                throw new TokenizerFormatException(path + " is a folder without a tokenizer (tokenizer.json, or"
+                        + " vocab.json with merges.txt); pass the tokenizer file itself");
             }
-            return TokenizerJsonReader.readAny(json);
+            return load(file);
         }
         String fileName = path.getFileName().toString();
+        if (fileName.equals("vocab.json")) return VocabMergesReader.read(path);
+        if (fileName.equals("merges.txt")) return VocabMergesReader.read(path.resolveSibling("vocab.json"));
         if (fileName.endsWith(".json")) return TokenizerJsonReader.readAny(path);
         if (fileName.endsWith(".bin")) return Llama2cTokenizer.load(path);
         throw new TokenizerFormatException(path + ": cannot tell the tokenizer format from the name; expected a folder"
-                + " with tokenizer.json, a .json (Hugging Face) or a .bin (llama2.c) file");
+                + " with tokenizer.json, a .json (Hugging Face), vocab.json or merges.txt (GPT-2) or a .bin (llama2.c)"
+                + " file");
+    }
+
+    /**
+     * The tokenizer file of a Hugging Face model folder, as transformers prefers them: {@code tokenizer.json},
+     * else {@code vocab.json} when {@code merges.txt} is beside it; null when the folder has neither.
+     */
+    static Path locate(Path folder) {
+        Path json = folder.resolve("tokenizer.json");
+        if (Files.isRegularFile(json)) return json;
+        Path vocab = folder.resolve("vocab.json");
+        if (Files.isRegularFile(vocab) && Files.isRegularFile(folder.resolve("merges.txt"))) return vocab;
+        return null;
     }
 
     /** The ids of {@code text}, with no special tokens added. */
