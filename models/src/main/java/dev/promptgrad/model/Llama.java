@@ -35,6 +35,11 @@ public final class Llama extends CausalTransformer {
             Tensor gate, Tensor gateBias,      // (hidden, dim), (hidden)
             Tensor up, Tensor upBias,          // (hidden, dim), (hidden)
             Tensor down, Tensor downBias) {    // (dim, hidden), (dim)
+
+        FusedLlamaBlock.Weights fused() {
+            return new FusedLlamaBlock.Weights(attentionNorm, wq, bq, wk, bk, wv, bv, wo, bo, mlpNorm, gate, gateBias,
+                    up, upBias, down, downBias);
+        }
     }
 
     private final LlamaConfig config;
@@ -165,6 +170,15 @@ public final class Llama extends CausalTransformer {
         if (hook != null) hook.block(0, x.value());
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
+            if (cache == null) {
+                // the same layer as below, as one op that keeps only what the frozen backward reads; the last
+                // layer computes only the positions asked for
+                int queries = l == layers.length - 1 && hook == null ? outputs : length;
+                x = FusedLlamaBlock.apply(tape, x, w.fused(), config.heads(), config.kvHeads(), config.headSize(),
+                        eps, rope, keyMask, queries);
+                if (hook != null) hook.block(l + 1, x.value());
+                continue;
+            }
             // PyTorch (HF LlamaDecoderLayer):
             //   hidden_states = residual + self.self_attn(self.input_layernorm(hidden_states))
             Variable h = RmsNorm.apply(tape, x, w.attentionNorm, eps);
