@@ -74,7 +74,11 @@ class Stories260KTrainingTest {
             assertTrue(evalLosses.get(0) > 0.5 * noPrompt, "a vocabulary-sampled start is no shortcut: " + evalLosses);
             assertTrue(result.bestEvalLoss() < 0.1 * noPrompt, "held-out loss " + result.bestEvalLoss()
                     + " after 40 steps, without a prompt " + noPrompt);
-            assertEquals(40, result.bestStep());
+            // the best checkpoint is the evaluation with the lowest held-out loss (which of steps 20 and 40 that is
+            // depends on float rounding: Adafactor at rate 0.3 amplifies 1e-7 differences over 20 steps)
+            int lowest = evalLosses.indexOf(evalLosses.stream().min(Double::compare).orElseThrow());
+            assertEquals(20 * lowest, result.bestStep(), "held-out losses " + evalLosses);
+            assertEquals(evalLosses.get(lowest), result.bestEvalLoss(), 0, "held-out losses " + evalLosses);
         }
     }
 
