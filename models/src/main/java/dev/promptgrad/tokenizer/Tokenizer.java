@@ -15,7 +15,8 @@ public interface Tokenizer {
 
     /**
      * Loads the tokenizer at {@code path}: a Hugging Face model folder or its {@code tokenizer.json} (BPE or
-     * WordPiece), or a llama2.c {@code .bin} tokenizer (vocab size taken from the file).
+     * WordPiece), a llama2.c {@code .bin} tokenizer (vocab size taken from the file), or a SentencePiece BPE
+     * {@code .model} file ({@code tokenizer.model}).
      */
     static Tokenizer load(Path path) {
         if (Files.isDirectory(path)) {
@@ -28,8 +29,9 @@ public interface Tokenizer {
         String fileName = path.getFileName().toString();
         if (fileName.endsWith(".json")) return TokenizerJsonReader.readAny(path);
         if (fileName.endsWith(".bin")) return Llama2cTokenizer.load(path);
+        if (fileName.endsWith(".model")) return SentencePieceBpeTokenizer.load(path);
         throw new TokenizerFormatException(path + ": cannot tell the tokenizer format from the name; expected a folder"
-                + " with tokenizer.json, a .json (Hugging Face) or a .bin (llama2.c) file");
+                + " with tokenizer.json, a .json (Hugging Face), a .bin (llama2.c) or a .model (SentencePiece) file");
     }
 
     /** The ids of {@code text}, with no special tokens added. */
