@@ -76,6 +76,7 @@ final class SentencePieceModelReader {
         List<PieceType> types = new ArrayList<>();
         TrainerSpec trainer = new TrainerSpec();
         NormalizerSpec normalizer = new NormalizerSpec(), denormalizer = new NormalizerSpec();
+        boolean sawTrainer = false, sawNormalizer = false;
         while (model.hasMore()) {
             int at = model.position();
             long tag = model.readTag();
@@ -91,14 +92,21 @@ final class SentencePieceModelReader {
                 case 2 -> {
                     requireWireType(model, at, tag, ProtobufReader.LENGTH_DELIMITED, "ModelProto.trainer_spec");
                     readTrainerSpec(model.readMessage(), trainer);
+                    sawTrainer = true;
                 }
                 case 3, 5 -> {
                     String what = field == 3 ? "ModelProto.normalizer_spec" : "ModelProto.denormalizer_spec";
                     requireWireType(model, at, tag, ProtobufReader.LENGTH_DELIMITED, what);
                     readNormalizerSpec(model.readMessage(), field == 3 ? normalizer : denormalizer, what);
+                    sawNormalizer |= field == 3;
                 }
                 default -> model.skip(ProtobufReader.wireType(tag));
             }
+        }
+        if (pieces.isEmpty() || !sawTrainer || !sawNormalizer) {
+            throw new TokenizerFormatException(source + ": no " + (pieces.isEmpty() ? "pieces (ModelProto field 1)"
+                    : !sawTrainer ? "trainer_spec (ModelProto field 2)" : "normalizer_spec (ModelProto field 3)")
+                    + ", which SentencePiece always writes; is the file truncated, or not a SentencePiece tokenizer.model?");
         }
         check(source, pieces, types, trainer, normalizer, denormalizer);
         float[] scoreArray = new float[scores.size()];
@@ -212,10 +220,6 @@ final class SentencePieceModelReader {
     /** What the tokenizer relies on, and what SentencePiece itself refuses when loading. */
     private static void check(String source, List<String> pieces, List<PieceType> types, TrainerSpec trainer,
                               NormalizerSpec normalizer, NormalizerSpec denormalizer) {
-        if (pieces.isEmpty()) {
-            throw new TokenizerFormatException(source + ": no pieces (ModelProto field 1); is it a SentencePiece"
-                    + " tokenizer.model?");
-        }
         if (trainer.modelType != BPE) {
             String type = trainer.modelType >= 1 && trainer.modelType < MODEL_TYPES.length
                     ? MODEL_TYPES[trainer.modelType] : "unknown type " + trainer.modelType;
