@@ -48,14 +48,14 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
     private final OptionalInt bos, eos, pad;
     private final Map<String, Integer> mergeable; // NORMAL and USER_DEFINED pieces: what merges can produce
     private final int[] priority;                 // (vocabSize) rank of a mergeable piece's score, 0 = highest
-    private final int[] idOfByte;                 // (256) id of <0xXX>, UNK where the file has none
+    private final int[] idOfByte;                 // (256) id of <0xXX>; UNK without byte fallback
     private final String[] userDefined;           // (userDefinedCount) texts of the USER_DEFINED pieces, sorted
     private final int[] userDefinedIds;           // (userDefinedCount) their ids, in the same order
     private final Set<Integer> specialTokens;
 
     /**
-     * A tokenizer over pieces the reader has checked: non-empty, distinct, exactly one UNKNOWN, no UNUSED, BYTE pieces
-     * only with byte fallback and spelled {@code <0xXX>}. BOS, EOS and PAD are the CONTROL pieces named
+     * A tokenizer over pieces the reader has checked: non-empty, distinct, exactly one UNKNOWN, no UNUSED, and with
+     * byte fallback the 256 BYTE pieces {@code <0x00>..<0xFF>} (without it, none). BOS, EOS and PAD are the CONTROL pieces named
      * {@code bosPiece}, {@code eosPiece}, {@code padPiece}, as SentencePiece finds them; absent if there is none.
      */
     SentencePieceBpeTokenizer(String name, String[] pieces, float[] scores, PieceType[] types, Whitespace whitespace,

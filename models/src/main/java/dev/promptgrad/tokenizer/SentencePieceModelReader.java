@@ -243,7 +243,7 @@ final class SentencePieceModelReader {
                     + " decoding; " + SUPPORTED + " without one");
         }
         Map<String, Integer> idOfPiece = new HashMap<>(pieces.size() * 2);
-        int unk = -1;
+        int unk = -1, bytePieces = 0;
         for (int id = 0; id < pieces.size(); id++) {
             String piece = pieces.get(id);
             Integer earlier = idOfPiece.putIfAbsent(piece, id);
@@ -272,9 +272,14 @@ final class SentencePieceModelReader {
                         throw new TokenizerFormatException(source + ": piece " + id + " ('" + piece + "') is of type"
                                 + " BYTE but is not spelled <0xXX> with two upper-case hex digits");
                     }
+                    bytePieces++;
                 }
                 default -> { }
             }
+        }
+        if (trainer.byteFallback && bytePieces != 256) {
+            throw new TokenizerFormatException(source + ": trainer_spec.byte_fallback is true but the model has "
+                    + bytePieces + " BYTE pieces, not one for each of the 256 bytes; SentencePiece refuses such a model");
         }
         if (unk < 0) {
             throw new TokenizerFormatException(source + ": no piece has type UNKNOWN (2); every SentencePiece model"

@@ -140,6 +140,8 @@ class SentencePieceModelReaderTest {
         refused(model(bpe(), identity(), piece("<0x41>", 0, 6)).bytes(), "BYTE but trainer_spec.byte_fallback is false");
         refused(model(bpe().intField(35, 1), identity(), piece("<0x4a>", 0, 6)).bytes(), "('<0x4a>') is of type BYTE",
                 "upper-case");
+        refused(model(bpe().intField(35, 1), identity(), piece("<0x4A>", 0, 6)).bytes(),
+                "byte_fallback is true but the model has 1 BYTE pieces, not one for each of the 256 bytes");
         refused(model(bpe(), identity(), piece("", 0, 1)).bytes(), "piece 6 has an empty text");
         refused(model(bpe(), identity(), new ProtobufWriter().fixed32(2, 1)).bytes(), "piece 6 has no text");
         refused(model(bpe(), identity(), piece("b", Float.NaN, 1)).bytes(), "piece 6 has score NaN");
