@@ -55,8 +55,8 @@ public final class SentencePieceBpeTokenizer implements Tokenizer {
 
     /**
      * A tokenizer over pieces the reader has checked: non-empty, distinct, exactly one UNKNOWN, no UNUSED, and with
-     * byte fallback the 256 BYTE pieces {@code <0x00>..<0xFF>} (without it, none). BOS, EOS and PAD are the CONTROL pieces named
-     * {@code bosPiece}, {@code eosPiece}, {@code padPiece}, as SentencePiece finds them; absent if there is none.
+     * byte fallback the 256 BYTE pieces {@code <0x00>..<0xFF>} (without it, none). BOS, EOS and PAD are the CONTROL
+     * pieces named {@code bosPiece}, {@code eosPiece}, {@code padPiece}, as SentencePiece finds them; absent if none.
      */
     SentencePieceBpeTokenizer(String name, String[] pieces, float[] scores, PieceType[] types, Whitespace whitespace,
                               boolean byteFallback, String bosPiece, String eosPiece, String padPiece) {

@@ -18,7 +18,9 @@ import java.util.Map;
  * {@link ProtobufReader}; repeated specs merge field by field, as protobuf does. It builds a
  * {@link SentencePieceBpeTokenizer} and refuses, naming the file, what that cannot reproduce: Unigram, WORD and CHAR
  * models, a normalizer or denormalizer with a character map (NFKC and the like), whitespace as a suffix, UNUSED
- * pieces, and any malformed or inconsistent file. Not a writer, and no training options are read.
+ * pieces, and any malformed or inconsistent file. BOS, EOS and PAD are found as SentencePiece's processor finds
+ * them, by trainer_spec's bos_piece/eos_piece/pad_piece names (its bos_id etc. are training settings it does not
+ * read). Not a writer; the other training options are skipped.
  */
 final class SentencePieceModelReader {
     /** The largest file read: real ones are a few megabytes (Llama 2's is 488 KiB, Gemma's 4 MiB). */
