@@ -72,6 +72,39 @@ def llama2c_tokenizer():
     return struct.pack("<i", max(len(t.encode()) for _, t in pieces)) + body
 
 
+def protobuf_varint(value):
+    out = b""
+    while value > 0x7F:
+        out += bytes([(value & 0x7F) | 0x80])
+        value >>= 7
+    return out + bytes([value])
+
+
+def protobuf_field(number, wire_type, payload):
+    """One field: a varint (wire type 0) or fixed32 (5) already encoded, or a length-delimited (2) payload."""
+    tag = protobuf_varint(number << 3 | wire_type)
+    return tag + (protobuf_varint(len(payload)) + payload if wire_type == 2 else payload)
+
+
+def sentencepiece_model():
+    """A SentencePiece BPE tokenizer.model (sentencepiece_model.proto): byte fallback, a user-defined piece."""
+    pieces = [("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("</s>", 0.0, 3)]
+    pieces += [("<0x%02X>" % b, 0.0, 6) for b in range(256)]
+    words = ["\u2581h", "\u2581w", "ll", "or", "\u2581he", "llo", "\u2581hello", "\u2581wor", "\u2581world", "\u2581",
+             "h", "e", "l", "o", "w", "r", "d"]
+    pieces += [(text, -float(i), 1) for i, text in enumerate(words)]
+    pieces += [("<sep>", 0.0, 4)]
+    body = b""
+    for text, score, kind in pieces:
+        piece = (protobuf_field(1, 2, text.encode()) + protobuf_field(2, 5, struct.pack("<f", score))
+                 + protobuf_field(3, 0, protobuf_varint(kind)))
+        body += protobuf_field(1, 2, piece)
+    trainer = protobuf_field(3, 0, protobuf_varint(2)) + protobuf_field(35, 0, protobuf_varint(1))
+    normalizer = (protobuf_field(1, 2, b"identity") + protobuf_field(3, 0, protobuf_varint(1))
+                  + protobuf_field(4, 0, protobuf_varint(0)))
+    return body + protobuf_field(2, 2, trainer) + protobuf_field(3, 2, normalizer)
+
+
 def bpe_tokenizer_json(byte_level):
     if byte_level:
         alphabet = ["Ġ", "h", "e", "l", "o", "w", "r", "d", "1", "2"]
@@ -175,6 +208,7 @@ def main():
     write(json_tokenizer, "sentencepiece", bpe_tokenizer_json(False))
     write(json_tokenizer, "wordpiece", wordpiece_tokenizer_json())
     write(target("models", "tokenizer", "TokenizerFuzzTest", "tokenizerBin"), "tiny", llama2c_tokenizer())
+    write(target("models", "tokenizer", "TokenizerFuzzTest", "tokenizerModel"), "bpe", sentencepiece_model())
 
     write(target("models", "encoder", "OnnxBertFuzzTest", "graph"), "bert-tiny", fixture("bert-tiny", "model.onnx"))
 

@@ -45,7 +45,8 @@ final class DiscretizeCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
+            description = "tokenizer.json, tokenizer.model, vocab.json (with merges.txt) or llama2.c tokenizer.bin"
+                    + " (default: the model folder's own).")
     Path tokenizer;
 
     @Option(names = "--prompt", required = true, paramLabel = "ADAPTER_DIR", description = "The soft prompt: a PEFT"

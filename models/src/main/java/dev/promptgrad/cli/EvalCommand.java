@@ -66,7 +66,8 @@ final class EvalCommand implements Callable<Integer> {
     String labelText;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
+            description = "tokenizer.json, tokenizer.model, vocab.json (with merges.txt) or llama2.c tokenizer.bin"
+                    + " (default: the model folder's own).")
     Path tokenizer;
 
     @Option(names = "--prompt", paramLabel = "ADAPTER_DIR",

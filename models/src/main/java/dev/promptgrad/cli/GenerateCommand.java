@@ -50,7 +50,8 @@ final class GenerateCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
+            description = "tokenizer.json, tokenizer.model, vocab.json (with merges.txt) or llama2.c tokenizer.bin"
+                    + " (default: the model folder's own).")
     Path tokenizer;
 
     @Option(names = "--prompt", paramLabel = "ADAPTER_DIR",

@@ -43,8 +43,8 @@ final class InspectCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "tokenizer.json or llama2.c tokenizer.bin, to show each token's text (default: the model"
-                    + " folder's tokenizer.json, if any).")
+            description = "tokenizer.json, tokenizer.model, vocab.json (with merges.txt) or llama2.c tokenizer.bin, to"
+                    + " show each token's text (default: the model folder's own, if any).")
     Path tokenizer;
 
     @Option(names = "--prompt", required = true, paramLabel = "ADAPTER_DIR", description = "A PEFT adapter folder.")

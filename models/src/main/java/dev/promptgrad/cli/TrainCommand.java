@@ -74,7 +74,8 @@ final class TrainCommand implements Callable<Integer> {
     String labelText;
 
     @Option(names = "--tokenizer", paramLabel = "FILE",
-            description = "tokenizer.json or llama2.c tokenizer.bin (default: the model folder's tokenizer.json).")
+            description = "tokenizer.json, tokenizer.model, vocab.json (with merges.txt) or llama2.c tokenizer.bin"
+                    + " (default: the model folder's own).")
     Path tokenizer;
 
     @Option(names = "--data", paramLabel = "TRAIN.jsonl",

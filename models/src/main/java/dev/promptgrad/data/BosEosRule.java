@@ -16,7 +16,8 @@ import java.util.OptionalInt;
  * {@code tokenizer.bin} starts every sequence with BOS (run.c, and llama2.c's pretokenized training data) and
  * adds no EOS; a Hugging Face {@code tokenizer.json} adds what its post-processor template adds (a special token
  * first is a BOS, one last an EOS; Llama 2: {@code <s> $A}; GPT-2: nothing; GPT-2's {@code vocab.json} and
- * {@code merges.txt}: nothing), and {@code add_bos_token} /
+ * {@code merges.txt}: nothing; a SentencePiece {@code tokenizer.model}: BOS, as transformers' LlamaTokenizer), and
+ * {@code add_bos_token} /
  * {@code add_eos_token} in {@code tokenizer_config.json} beside it override that, as transformers' Llama
  * tokenizers do. It is not a chat template.
  *
@@ -32,18 +33,20 @@ public record BosEosRule(OptionalInt bos, OptionalInt eos) {
 
     /**
      * The rule of the tokenizer loaded from {@code tokenizerPath} (a {@code .bin} file, a {@code tokenizer.json},
-     * {@code vocab.json} or {@code merges.txt}, or a folder holding them).
+     * {@code tokenizer.model}, {@code vocab.json} or {@code merges.txt}, or a folder holding them).
      */
     public static BosEosRule of(Path tokenizerPath, Tokenizer tokenizer) {
         Path file = Files.isDirectory(tokenizerPath) ? Tokenizer.locate(tokenizerPath) : tokenizerPath;
         if (file == null) throw new IllegalArgumentException(tokenizerPath + " holds no tokenizer file");
         String name = file.getFileName().toString();
         boolean vocabMerges = name.equals("vocab.json") || name.equals("merges.txt");
-        if (!vocabMerges && !name.endsWith(".json")) {
-            return new BosEosRule(tokenizer.bos(), OptionalInt.empty());
+        boolean sentencePiece = name.endsWith(".model");
+        if (!vocabMerges && !sentencePiece && !name.endsWith(".json")) {
+            return new BosEosRule(tokenizer.bos(), OptionalInt.empty());   // llama2.c
         }
-        // GPT-2's slow tokenizer adds nothing unless tokenizer_config.json's add_bos_token says so
+        // GPT-2's slow tokenizer adds nothing, Llama's SentencePiece one BOS, unless tokenizer_config.json says otherwise
         BosEosRule rule = vocabMerges ? NONE
+                : sentencePiece ? new BosEosRule(tokenizer.bos(), OptionalInt.empty())
                 : fromTemplate(Json.parseObjectFile(file, TOKENIZER_JSON).get("post_processor"));
         Path config = file.resolveSibling("tokenizer_config.json");
         if (!Files.isRegularFile(config)) return rule;

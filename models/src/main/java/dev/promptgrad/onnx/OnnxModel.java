@@ -1,5 +1,7 @@
 package dev.promptgrad.onnx;
 
+import dev.promptgrad.protobuf.ProtobufReader;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -62,7 +64,7 @@ public final class OnnxModel {
     /** Parses the bytes of a ModelProto. The array is kept (initializer data points into it) and must not change. */
     public static OnnxModel parse(byte[] bytes, String source) {
         OnnxModel model = new OnnxModel(source);
-        ProtobufReader reader = new ProtobufReader(bytes, source);
+        ProtobufReader reader = new ProtobufReader(bytes, source, OnnxFormatException::new);
         boolean sawGraph = false;
         while (reader.hasMore()) {
             long tag = reader.readTag();

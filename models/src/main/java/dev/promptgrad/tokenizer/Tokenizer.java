@@ -15,15 +15,16 @@ public interface Tokenizer {
 
     /**
      * Loads the tokenizer at {@code path}: a Hugging Face model folder (see {@link #locate}) or one of its tokenizer
-     * files, {@code tokenizer.json} (BPE or WordPiece) or GPT-2's older {@code vocab.json} / {@code merges.txt}
-     * pair, or a llama2.c {@code .bin} tokenizer (vocab size taken from the file).
+     * files, {@code tokenizer.json} (BPE or WordPiece), a SentencePiece BPE {@code .model} ({@code tokenizer.model})
+     * or GPT-2's older {@code vocab.json} / {@code merges.txt} pair, or a llama2.c {@code .bin} tokenizer (vocab size
+     * taken from the file).
      */
     static Tokenizer load(Path path) {
         if (Files.isDirectory(path)) {
             Path file = locate(path);
             if (file == null) {
-                throw new TokenizerFormatException(path + " is a folder without a tokenizer (tokenizer.json, or"
-                        + " vocab.json with merges.txt); pass the tokenizer file itself");
+                throw new TokenizerFormatException(path + " is a folder without a tokenizer (tokenizer.json,"
+                        + " tokenizer.model, or vocab.json with merges.txt); pass the tokenizer file itself");
             }
             return load(file);
         }
@@ -32,18 +33,22 @@ public interface Tokenizer {
         if (fileName.equals("merges.txt")) return VocabMergesReader.read(path.resolveSibling("vocab.json"));
         if (fileName.endsWith(".json")) return TokenizerJsonReader.readAny(path);
         if (fileName.endsWith(".bin")) return Llama2cTokenizer.load(path);
+        if (fileName.endsWith(".model")) return SentencePieceBpeTokenizer.load(path);
         throw new TokenizerFormatException(path + ": cannot tell the tokenizer format from the name; expected a folder"
-                + " with tokenizer.json, a .json (Hugging Face), vocab.json or merges.txt (GPT-2) or a .bin (llama2.c)"
-                + " file");
+                + " with a tokenizer, a .json (Hugging Face), a .model (SentencePiece), vocab.json or merges.txt (GPT-2)"
+                + " or a .bin (llama2.c) file");
     }
 
     /**
-     * The tokenizer file of a Hugging Face model folder, as transformers prefers them: {@code tokenizer.json},
-     * else {@code vocab.json} when {@code merges.txt} is beside it; null when the folder has neither.
+     * The tokenizer file of a Hugging Face model folder, as transformers prefers them: {@code tokenizer.json}, else
+     * {@code tokenizer.model} (SentencePiece), else {@code vocab.json} when {@code merges.txt} is beside it; null when
+     * the folder has none of them.
      */
     static Path locate(Path folder) {
         Path json = folder.resolve("tokenizer.json");
         if (Files.isRegularFile(json)) return json;
+        Path sentencePiece = folder.resolve("tokenizer.model");
+        if (Files.isRegularFile(sentencePiece)) return sentencePiece;
         Path vocab = folder.resolve("vocab.json");
         if (Files.isRegularFile(vocab) && Files.isRegularFile(folder.resolve("merges.txt"))) return vocab;
         return null;

@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 /**
  * GPT-2's older tokenizer files (shared/tokenizers/gpt2's vocab.json and merges.txt, in a folder without
  * tokenizer.json) against the same folder's tokenizer.json: the same ids on a large mixed text and with added tokens
- * matched, the same special tokens, the same decoding; and malformed files refused by file and line.
+ * matched, the same special tokens, the same decoding; which file a folder's tokenizer is; and malformed files refused
+ * by file and line.
  */
 class VocabMergesReaderTest {
     private static HuggingFaceTokenizer fromJson;
@@ -69,6 +70,22 @@ class VocabMergesReaderTest {
         Tokenizer spaced = Tokenizer.load(folder);
         assertArrayEquals(fromJson.encode(" Hello world"), spaced.encode("Hello world"));
         assertEquals(new BosEosRule(OptionalInt.of(50256), OptionalInt.empty()), BosEosRule.of(folder, spaced));
+    }
+
+    @Test
+    void aFolderPrefersTokenizerJsonThenTokenizerModelThenTheOlderPair() throws IOException {
+        Path folder = olderFolder();
+        Files.copy(SharedTokenizerFiles.path("llama2/tokenizer.model"), folder.resolve("tokenizer.model"));
+        assertEquals(folder.resolve("tokenizer.model"), Tokenizer.locate(folder));
+        Tokenizer sentencePiece = Tokenizer.load(folder);
+        assertEquals(32000, sentencePiece.vocabSize());
+        // LlamaTokenizer adds BOS by default; tokenizer_config.json's add_bos_token can turn it off
+        Files.writeString(folder.resolve("tokenizer_config.json"), "{\"add_bos_token\": true}");
+        assertEquals(new BosEosRule(OptionalInt.of(1), OptionalInt.empty()), BosEosRule.of(folder, sentencePiece));
+        Files.writeString(folder.resolve("tokenizer_config.json"), "{\"add_bos_token\": false, \"add_eos_token\": true}");
+        assertEquals(new BosEosRule(OptionalInt.empty(), OptionalInt.of(2)), BosEosRule.of(folder, sentencePiece));
+        Files.copy(SharedTokenizerFiles.path("gpt2/tokenizer.json"), folder.resolve("tokenizer.json"));
+        assertEquals(folder.resolve("tokenizer.json"), Tokenizer.locate(folder));
     }
 
     @Test

@@ -1,48 +1,57 @@
-package dev.promptgrad.onnx;
+package dev.promptgrad.protobuf;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.function.Function;
 
 /**
  * A cursor over protobuf wire format in a byte array, bounded to one message: tags, varints (at most 10 bytes,
  * no bits past 64), fixed 32/64-bit values and length-delimited fields that must fit in what remains of the
- * message. Every error names the source and the absolute byte offset. It knows nothing of ONNX's messages;
- * {@link OnnxModel} does. Not a general protobuf library: groups (wire types 3 and 4) are refused.
+ * message. Every error names the source and the absolute byte offset, and is the exception type the caller
+ * chose (an ONNX reader's, a tokenizer reader's). It knows nothing of any message's schema; the format readers
+ * do. Not a general protobuf library: groups (wire types 3 and 4) are refused.
  */
-final class ProtobufReader {
-    static final int VARINT = 0, FIXED64 = 1, LENGTH_DELIMITED = 2, FIXED32 = 5;
+public final class ProtobufReader {
+    public static final int VARINT = 0, FIXED64 = 1, LENGTH_DELIMITED = 2, FIXED32 = 5;
 
     private final byte[] bytes;
     private final String source;
     private int position;
     private final int limit;          // one past the last byte of this message
     private final boolean nested;     // inside a length-delimited field (for messages: "message", not "input")
+    private final Function<String, ? extends RuntimeException> errors;  // full message → the caller's exception
 
-    ProtobufReader(byte[] bytes, String source) {
-        this(bytes, source, 0, bytes.length, false);
+    /**
+     * A reader over all of {@code bytes}; {@code source} names them in errors, and {@code errors} turns an error
+     * message ({@code "<source>: byte <offset>: <problem>"}) into the exception to throw.
+     */
+    public ProtobufReader(byte[] bytes, String source, Function<String, ? extends RuntimeException> errors) {
+        this(bytes, source, 0, bytes.length, false, errors);
     }
 
-    private ProtobufReader(byte[] bytes, String source, int position, int limit, boolean nested) {
+    private ProtobufReader(byte[] bytes, String source, int position, int limit, boolean nested,
+                           Function<String, ? extends RuntimeException> errors) {
         this.bytes = bytes;
         this.source = source;
         this.position = position;
         this.limit = limit;
         this.nested = nested;
+        this.errors = errors;
     }
 
-    boolean hasMore() {
+    public boolean hasMore() {
         return position < limit;
     }
 
-    int position() {
+    public int position() {
         return position;
     }
 
     /** The next field's tag: field number in the high bits, wire type in the low three. */
-    long readTag() {
+    public long readTag() {
         int at = position;
         long tag = readVarint();
         if ((tag >>> 3) == 0 || (tag >>> 3) > 0x1FFFFFFF) {
@@ -56,16 +65,16 @@ final class ProtobufReader {
         return tag;
     }
 
-    static int fieldNumber(long tag) {
+    public static int fieldNumber(long tag) {
         return (int) (tag >>> 3);
     }
 
-    static int wireType(long tag) {
+    public static int wireType(long tag) {
         return (int) (tag & 7);
     }
 
     /** A base-128 varint of at most 64 bits. */
-    long readVarint() {
+    public long readVarint() {
         int start = position;
         long value = 0;
         for (int shift = 0; shift < 64; shift += 7) {
@@ -81,8 +90,8 @@ final class ProtobufReader {
         throw error(start, "varint is longer than 10 bytes");
     }
 
-    /** A varint that must be a non-negative int (a count, an enum, a dimension stored as int32). */
-    int readInt32(String what) {
+    /** A varint that must fit an int32 (a count, an enum, an id; a negative int32 is sign-extended to 10 bytes). */
+    public int readInt32(String what) {
         int at = position;
         long value = readVarint();
         if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
@@ -91,14 +100,14 @@ final class ProtobufReader {
         return (int) value;
     }
 
-    int readFixed32() {
+    public int readFixed32() {
         requireBytes(4, "fixed32 value");
         int value = ByteBuffer.wrap(bytes, position, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
         position += 4;
         return value;
     }
 
-    long readFixed64() {
+    public long readFixed64() {
         requireBytes(8, "fixed64 value");
         long value = ByteBuffer.wrap(bytes, position, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         position += 8;
@@ -106,7 +115,7 @@ final class ProtobufReader {
     }
 
     /** The length prefix of a length-delimited field, checked against what remains of this message. */
-    int readLength() {
+    public int readLength() {
         int at = position;
         long length = readVarint();
         if (length < 0 || length > limit - position) {
@@ -117,22 +126,22 @@ final class ProtobufReader {
     }
 
     /** A sub-reader over the next length-delimited field; this reader moves past it. */
-    ProtobufReader readMessage() {
+    public ProtobufReader readMessage() {
         int length = readLength();
-        ProtobufReader inner = new ProtobufReader(bytes, source, position, position + length, true);
+        ProtobufReader inner = new ProtobufReader(bytes, source, position, position + length, true, errors);
         position += length;
         return inner;
     }
 
     /** The bytes of the next length-delimited field as {offset, length} into {@link #bytes()}, without copying. */
-    int[] readSpan() {
+    public int[] readSpan() {
         int length = readLength();
         int[] span = {position, length};
         position += length;
         return span;
     }
 
-    String readString() {
+    public String readString() {
         int at = position;
         int length = readLength();
         try {
@@ -147,7 +156,7 @@ final class ProtobufReader {
     }
 
     /** Skips a field of the given wire type. */
-    void skip(int wireType) {
+    public void skip(int wireType) {
         switch (wireType) {
             case VARINT -> readVarint();
             case FIXED64 -> {
@@ -166,11 +175,11 @@ final class ProtobufReader {
         }
     }
 
-    byte[] bytes() {
+    public byte[] bytes() {
         return bytes;
     }
 
-    String source() {
+    public String source() {
         return source;
     }
 
@@ -180,7 +189,8 @@ final class ProtobufReader {
         }
     }
 
-    OnnxFormatException error(int offset, String problem) {
-        return new OnnxFormatException(source + ": byte " + offset + ": " + problem);
+    /** The caller's exception for {@code problem} at absolute byte {@code offset}, to throw. */
+    public RuntimeException error(int offset, String problem) {
+        return errors.apply(source + ": byte " + offset + ": " + problem);
     }
 }
