@@ -49,6 +49,12 @@ record ModelSource(Path path, LanguageModel model, Tokenizer tokenizer, BosEosRu
             Tokenizer tokenizer = tokenizerSource.getFileName().toString().endsWith(".bin")
                     ? Llama2cTokenizer.load(tokenizerSource, model.vocabSize())
                     : Tokenizer.load(tokenizerSource);
+            if (tokenizer.vocabSize() > model.vocabSize()) {
+                throw new IllegalArgumentException((tokenizerPath == null ? "the model folder's tokenizer " : "--tokenizer ")
+                        + tokenizerSource + " has " + tokenizer.vocabSize() + " ids, more than the " + model.vocabSize()
+                        + " rows of the model's embeddings, so it belongs to another model; pass the model's own"
+                        + " tokenizer");
+            }
             return new ModelSource(modelPath, model, tokenizer, BosEosRule.of(tokenizerSource, tokenizer));
         } catch (RuntimeException e) {
             model.close();

@@ -13,6 +13,7 @@ import dev.promptgrad.json.JsonObject;
 import dev.promptgrad.model.Llama;
 import dev.promptgrad.safetensors.SafetensorsWriter;
 import dev.promptgrad.tensor.Scope;
+import dev.promptgrad.testing.Fixtures;
 import dev.promptgrad.testing.SharedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -149,6 +150,16 @@ class GenerateCommandTest {
     void idsOutsideTheVocabularyAreRefused() {
         assertEquals("--input-ids: id 512 (number 2) is outside the model's vocabulary [0, 512)",
                 failure("generate", "--model", stories(), "--input-ids", "1,512"));
+    }
+
+    @Test
+    void aTokenizerOfAnotherModelIsRefusedAtLoad() {
+        Path gpt2Tokenizer = SharedFiles.find("tokenizers/gpt2/tokenizer.json");
+        Path fixture = Fixtures.folder("gpt2-tiny");
+        assertEquals("--tokenizer " + gpt2Tokenizer + " has 50257 ids, more than the 61 rows of the model's embeddings, so"
+                        + " it belongs to another model; pass the model's own tokenizer",
+                failure("generate", "--model", fixture.toString(), "--tokenizer", gpt2Tokenizer.toString(), "--text",
+                        "Hello"));
     }
 
     @Test
