@@ -218,6 +218,7 @@ def main():
 
     kobold = target("models", "prompt", "SoftPromptFileFuzzTest", "koboldZip")
     write(kobold, "deflated", fixture("soft-prompts", "kobold-deflated.zip"))
+    write(kobold, "lzma", fixture("soft-prompts", "kobold-lzma.zip"))
     npy = target("models", "prompt", "SoftPromptFileFuzzTest", "npy")
     for name in ("lester-f32", "f16", "bf16-v2"):
         write(npy, name, fixture("soft-prompts", name + ".npy"))

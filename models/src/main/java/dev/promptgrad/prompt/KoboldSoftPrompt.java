@@ -29,7 +29,8 @@ import java.util.zip.ZipOutputStream;
 /**
  * A KoboldAI soft prompt: a {@code .zip} holding {@code tensor.npy}, the prompt [N, dim] as float32, float16 or
  * bfloat16 (NumPy's {@code V2}), and {@code meta.json} with {@code name}, {@code author}, {@code supported} (the
- * model names it was made for) and {@code description}, all optional. Reading is defensive: entries whose names
+ * model names it was made for) and {@code description}, all optional; entries stored, deflated, or LZMA-compressed
+ * as KoboldAI's tuners write them ({@link LzmaZipArchive}). Reading is defensive: entries whose names
  * climb out of the archive ('..', absolute paths, drive letters, backslashes) are refused, entry count and inflated
  * sizes are capped, and the array is read with {@link NpyArray}'s checks. Writing stores a float32 tensor and
  * meta.json, deflated, replacing the file atomically.
@@ -95,10 +96,18 @@ public record KoboldSoftPrompt(int rows, int width, float[] values, String name,
             throw new AdapterFormatException(zip + " is not a readable zip archive (it ends inside a record that says"
                     + " it goes on)", e);
         } catch (ZipException e) {
-            String method = String.valueOf(e.getMessage()).contains("compression method")
-                    ? "; KoboldAI's tuners compress with LZMA (method 14), which Java's zip reader lacks: re-save the"
-                    + " archive with ZIP_DEFLATED or ZIP_STORED" : "";
-            throw new AdapterFormatException(zip + " is not a readable zip archive (" + e.getMessage() + ")" + method, e);
+            // KoboldAI's tuners compress with LZMA (zip method 14), which java.util.zip refuses to open
+            if (!hasLzmaEntry(zip)) {
+                throw new AdapterFormatException(zip + " is not a readable zip archive (" + e.getMessage() + ")", e);
+            }
+            for (LzmaZipArchive.Entry entry : LzmaZipArchive.entries(zip, MAX_ENTRIES)) {
+                checkName(zip, entry.name());
+                if (entry.name().equals(TENSOR_ENTRY)) {
+                    tensorBytes = LzmaZipArchive.read(zip, entry, MAX_TENSOR_BYTES);
+                } else if (entry.name().equals(META_ENTRY)) {
+                    metaBytes = LzmaZipArchive.read(zip, entry, MAX_META_BYTES);
+                }
+            }
         } catch (NoSuchFileException e) {
             throw new AdapterFormatException(zip + " does not exist", e);
         } catch (IOException e) {
@@ -172,7 +181,16 @@ public record KoboldSoftPrompt(int rows, int width, float[] values, String name,
         }
     }
 
-    /** Refuses a name that would leave the folder the archive is extracted to. */
+    /** Whether {@code zip}'s central directory lists an LZMA entry (false also when it cannot be read at all). */
+    private static boolean hasLzmaEntry(Path zip) {
+        try {
+            return LzmaZipArchive.entries(zip, MAX_ENTRIES).stream().anyMatch(e -> e.method() == LzmaZipArchive.LZMA);
+        } catch (AdapterFormatException unreadable) {
+            return false;   // the caller reports java.util.zip's own reason
+        }
+    }
+
+        /** Refuses a name that would leave the folder the archive is extracted to. */
     private static void checkName(Path zip, String name) {
         boolean climbs = false;
         for (String part : name.split("/", -1)) climbs |= part.equals("..");
@@ -203,8 +221,8 @@ public record KoboldSoftPrompt(int rows, int width, float[] values, String name,
         } catch (ZipException | EOFException e) {
             // a corrupt or truncated entry (EOFException: the deflate stream ends before its data does)
             String method = entry.getMethod() == ZipEntry.STORED || entry.getMethod() == ZipEntry.DEFLATED ? ""
-                    : " (compression method " + entry.getMethod() + (entry.getMethod() == 14 ? ", LZMA" : "")
-                    + "; re-save the archive with ZIP_DEFLATED or ZIP_STORED)";
+                    : " (compression method " + entry.getMethod() + "; re-save the archive with ZIP_DEFLATED, ZIP_STORED"
+                    + " or ZIP_LZMA)";
             throw new AdapterFormatException(zip + "!" + entry.getName() + " cannot be inflated: " + e.getMessage()
                     + method, e);
         }
