@@ -5,9 +5,10 @@
 #      the GPU-only backend tests, the GPT-2 golden fixture on CUDA and the cpu|cuda|auto selection;
 #   2. our prompt-tuning step (PromptStepBenchmark) and PyTorch + PEFT's (torch_step.py) on GPT-2-small and
 #      GPT-2-medium shapes, batch 8, 512 tokens, 20 virtual tokens, fp32 and TF32;
-#   3. one Markdown table of ms/step, tokens/s and peak device memory, written to $OUT/results.md and printed last.
+#   3. one Markdown table of ms/step, tokens/s and peak device memory, then our step's time per kernel on
+#      GPT-2-small (every kernel waited for), written to $OUT/results.md and printed last.
 # Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run.
-# STAGES picks stages for a rerun (default "tests promptgrad torch report"); STAGE_SECONDS limits each (120).
+# STAGES picks stages for a rerun (default "tests promptgrad torch profile report"); STAGE_SECONDS limits each (120).
 # BENCH_MODELS, BENCH_BATCH and BENCH_TOKENS change the benchmark's shapes (default gpt2-small,gpt2-medium, 8, 512).
 # CUDA_EMULATOR=DIR rehearses the whole check on a machine without a GPU, with native-cuda's CPU emulator of the
 # CUDA libraries (built by src/test/emulator/build.sh into DIR) in place of the system's; use small BENCH_* then.
@@ -18,7 +19,7 @@ OUT="${OUT:-$PWD/native-cuda/device/out}"
 mkdir -p "$OUT"
 ARCHIVE=native-cuda/device/dist/promptgrad-device.tar.gz
 STAGE_SECONDS="${STAGE_SECONDS:-120}"   # each stage's limit, so the whole check fits one device call
-STAGES=" ${STAGES:-tests promptgrad torch report} "
+STAGES=" ${STAGES:-tests promptgrad torch profile report} "
 wants() { [[ "$STAGES" == *" $1 "* ]]; }
 status=0
 
@@ -59,7 +60,8 @@ else
   EXTRA=$(library_folders)
   [ -n "$EXTRA" ] && export LD_LIBRARY_PATH="$EXTRA${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-BENCH_SHAPE=(--models "${BENCH_MODELS:-gpt2-small,gpt2-medium}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}"
+MODELS="${BENCH_MODELS:-gpt2-small,gpt2-medium}"
+BENCH_SHAPE=(--models "$MODELS" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}"
   --tokens "${BENCH_TOKENS:-512}" --virtual 20 --warmup 3 --steps 10)
 
 {
@@ -96,10 +98,20 @@ timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE
 tail -n 20 "$OUT/bench-torch.txt"
 fi
 
+if wants profile; then
+echo "== 2/3 where our step's time goes (GPT-2-small shape, every kernel waited for)"
+rm -f "$OUT/profile.md"
+timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.cuda.PromptStepBenchmark --device cuda \
+  --models "${MODELS%%,*}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}" --tokens "${BENCH_TOKENS:-512}" \
+  --virtual 20 --warmup 1 --steps 2 --profile "$OUT/profile.md" > "$OUT/bench-profile.txt" 2>&1 || status=1
+tail -n 5 "$OUT/bench-profile.txt"
+fi
+
 if wants report; then
 echo "== 3/3 results"
 python3 native-cuda/device/report.py --results "$OUT/results.jsonl" --tests "$OUT/tests.txt" \
-  --environment "$OUT/environment.txt" --models "${BENCH_MODELS:-gpt2-small,gpt2-medium}" > "$OUT/results.md" || status=1
+  --environment "$OUT/environment.txt" --models "$MODELS" \
+  --profile "$OUT/profile.md" > "$OUT/results.md" || status=1
 cat "$OUT/results.md"
 fi
 exit $status

@@ -49,6 +49,7 @@ def main():
     parser.add_argument("--environment", required=True)
     parser.add_argument("--models", default="gpt2-small,gpt2-medium", help="the shapes expected in the table")
     parser.add_argument("--precisions", default="fp32,tf32")
+    parser.add_argument("--profile", help="PromptStepBenchmark --profile's tables, appended when present")
     args = parser.parse_args()
     results = read_results(args.results)
 
@@ -93,6 +94,15 @@ def main():
     if missing:
         print()
         print("Missing (the stage failed or timed out; see the logs in $OUT): " + ", ".join(missing))
+    if args.profile and os.path.exists(args.profile):
+        print()
+        print("# Where promptgrad's step spends its time")
+        print()
+        print("Each kernel timed with TimingBackend, which waits for the device after every call, so the step is slower")
+        print("than in the table above; the shares say where the time goes.")
+        print()
+        with open(args.profile, encoding="utf-8") as profile:
+            print(profile.read().rstrip())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ package dev.promptgrad.cuda;
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.backend.TimingBackend;
 import dev.promptgrad.backend.cpu.CpuBackend;
 import dev.promptgrad.ops.CrossEntropy;
 import dev.promptgrad.optim.Adam;
@@ -27,8 +28,11 @@ import java.util.SplittableRandom;
  * The device check's benchmark of our prompt-tuning step: a {@link Gpt2Stack} of GPT-2-small or -medium shape
  * with random weights, a batch of random token ids all labelled, 20 virtual tokens, AdamW on the prompt. One step
  * is forward, the loss, backward to the prompt, and the optimizer update (gradient downloaded, prompt uploaded),
- * timed on the wall clock after warm-up steps; peak device memory is taken over the timed steps. It prints one line per configuration and appends it as JSON to
- * {@code --out}, the format native-cuda/device/report.py reads beside torch_step.py's. A tool, not a test.
+ * timed on the wall clock after warm-up steps; peak device memory is taken over the timed steps. It prints one line
+ * per configuration and appends it as JSON to {@code --out}, the format native-cuda/device/report.py reads beside
+ * torch_step.py's. With {@code --profile FILE} every kernel is timed instead ({@link TimingBackend}: each call waits
+ * for the device, so the step is slower) and the per-kernel table of the timed steps is appended to FILE; nothing
+ * goes to {@code --out} then. A tool, not a test.
  *
  * <pre>
  * java -cp … dev.promptgrad.cuda.PromptStepBenchmark --device cuda --models gpt2-small,gpt2-medium \
@@ -60,20 +64,25 @@ public final class PromptStepBenchmark {
         for (String model : a.models) {
             for (String precision : a.precisions) {
                 Result r = run(a.device, shape(model), precision.equals("tf32"), a.batch, a.tokens, a.virtualTokens,
-                        a.warmup, a.steps);
+                        a.warmup, a.steps, a.profile);
                 String line = r.json();
                 System.out.println(line);
-                if (a.out != null) append(a.out, line);
+                if (a.out != null && a.profile == null) append(a.out, line);
             }
         }
     }
 
-    /** Builds the model on a fresh backend, runs warm-up and timed steps, and closes everything. */
+    /**
+     * Builds the model on a fresh backend, runs warm-up and timed steps, and closes everything; with a
+     * {@code profile} file (else null) every kernel is timed and the table of the timed steps appended to it.
+     */
     static Result run(String device, Gpt2Stack.Shape shape, boolean tf32, int batch, int tokens, int virtualTokens,
-                      int warmup, int steps) {
-        try (Backend backend = open(device, tf32)) {
-            String description = backend instanceof CudaBackend cuda ? cuda.describeDevice() : "cpu";
-            if (backend instanceof CudaBackend cuda) cuda.loadKernels();
+                      int warmup, int steps, Path profile) {
+        Backend opened = open(device, tf32);
+        TimingBackend timing = profile == null ? null : new TimingBackend(opened);
+        try (Backend backend = timing == null ? opened : timing) {
+            String description = opened instanceof CudaBackend cuda ? cuda.describeDevice() : "cpu";
+            if (opened instanceof CudaBackend cuda) cuda.loadKernels();
             SplittableRandom rnd = new SplittableRandom(20240601L);
             int[] ids = new int[batch * tokens];                      // (batch, tokens)
             for (int i = 0; i < ids.length; i++) ids[i] = rnd.nextInt(shape.vocab());
@@ -95,24 +104,47 @@ public final class PromptStepBenchmark {
                         Adam.Settings.ADAMW);
                 double firstLoss = step(backend, tape, model, promptTensor, prompt, adamW, ids, batch, tokens, targets);
                 for (int i = 1; i < warmup; i++) step(backend, tape, model, promptTensor, prompt, adamW, ids, batch, tokens, targets);
-                if (backend instanceof CudaBackend cuda) {
+                if (opened instanceof CudaBackend cuda) {
                     // the first step grew the workspace chunk by chunk and the second merged them: drop those
                     // cached chunks and measure the peaks of steady steps, as torch_step.py does after warm-up
                     cuda.releaseCachedMemory();
                     cuda.resetPeakMemory();
                 }
+                if (timing != null) timing.reset();
                 double lastLoss = firstLoss;
                 long start = System.nanoTime();
                 for (int i = 0; i < steps; i++) {
                     lastLoss = step(backend, tape, model, promptTensor, prompt, adamW, ids, batch, tokens, targets);
                 }
                 double ms = (System.nanoTime() - start) / 1e6 / steps;
-                Long allocated = backend instanceof CudaBackend cuda ? cuda.peakLiveBytes() : null;
-                Long reserved = backend instanceof CudaBackend cuda ? cuda.peakReservedBytes() : null;
+                if (timing != null) {
+                    append(profile, profileTable(timing, shape.name() + " " + (tf32 ? "tf32" : "fp32") + ", batch "
+                            + batch + " × " + tokens + " tokens + " + virtualTokens + " virtual, " + description,
+                            steps, ms));
+                }
+                Long allocated = opened instanceof CudaBackend cuda ? cuda.peakLiveBytes() : null;
+                Long reserved = opened instanceof CudaBackend cuda ? cuda.peakReservedBytes() : null;
                 return new Result(shape.name(), tf32 ? "tf32" : "fp32", batch, tokens, virtualTokens, ms,
                         batch * tokens / (ms / 1000), allocated, reserved, firstLoss, lastLoss, description);
             }
         }
+    }
+
+    /** Time per step of each kernel kind, largest first, then the ten costliest GEMM shapes. */
+    static String profileTable(TimingBackend timing, String title, int steps, double msPerStep) {
+        StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
+                "## %s%n%.1f ms per step with every kernel waited for; kernels %.1f ms of it%n%n"
+                        + "| kernel | calls/step | ms/step | share |%n|---|---:|---:|---:|%n", title, msPerStep,
+                timing.totalNanos() / 1e6 / steps));
+        double total = Math.max(1, timing.totalNanos());
+        timing.kernels().values().stream().sorted((x, y) -> Long.compare(y.nanos(), x.nanos())).forEach(k ->
+                table.append(String.format(Locale.ROOT, "| %s | %d | %.2f | %.1f%% |%n", k.name(), k.calls() / steps,
+                        k.nanos() / 1e6 / steps, 100 * k.nanos() / total)));
+        table.append(String.format(Locale.ROOT, "%n| GEMM (batch×m×n×k) | calls/step | ms/step |%n|---|---:|---:|%n"));
+        timing.gemmsByShape().values().stream().sorted((x, y) -> Long.compare(y.nanos(), x.nanos())).limit(10)
+                .forEach(k -> table.append(String.format(Locale.ROOT, "| %s | %d | %.2f |%n", k.name(),
+                        k.calls() / steps, k.nanos() / 1e6 / steps)));
+        return table.toString();
     }
 
     /** One prompt-tuning step; returns the loss before the update. */
@@ -155,13 +187,13 @@ public final class PromptStepBenchmark {
 
     /** The command line, with the shapes as defaults. */
     private record Arguments(String device, List<String> models, List<String> precisions, int batch, int tokens,
-                             int virtualTokens, int warmup, int steps, Path out) {
+                             int virtualTokens, int warmup, int steps, Path out, Path profile) {
         static Arguments parse(String[] args) {
             String device = "cuda";
             List<String> models = List.of("gpt2-small", "gpt2-medium");
             List<String> precisions = List.of("fp32", "tf32");
             int batch = 8, tokens = 512, virtualTokens = 20, warmup = 3, steps = 10;
-            Path out = null;
+            Path out = null, profile = null;
             for (int i = 0; i < args.length; i++) {
                 String value = i + 1 < args.length ? args[i + 1] : null;
                 if (value == null) throw new IllegalArgumentException(args[i] + " needs a value");
@@ -175,11 +207,12 @@ public final class PromptStepBenchmark {
                     case "--warmup" -> warmup = Integer.parseInt(value);
                     case "--steps" -> steps = Integer.parseInt(value);
                     case "--out" -> out = Paths.get(value);
+                    case "--profile" -> profile = Paths.get(value);
                     default -> throw new IllegalArgumentException("unknown option " + args[i - 1] + "; see the class comment");
                 }
             }
             if (warmup < 1 || steps < 1) throw new IllegalArgumentException("--warmup and --steps must be at least 1");
-            return new Arguments(device, models, precisions, batch, tokens, virtualTokens, warmup, steps, out);
+            return new Arguments(device, models, precisions, batch, tokens, virtualTokens, warmup, steps, out, profile);
         }
 
         private static List<String> checkedPrecisions(String value) {

@@ -1,6 +1,11 @@
 package dev.promptgrad.cuda;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -13,7 +18,7 @@ class PromptStepBenchmarkTest {
     @Test
     void aTinyRunStartsAtChanceAndLearns() {
         PromptStepBenchmark.Result r = PromptStepBenchmark.run("cpu", PromptStepBenchmark.shape("gpt2-tiny"), false,
-                2, 8, 5, 2, 6);
+                2, 8, 5, 2, 6, null);
         // weights of standard deviation 0.02 give near-uniform predictions over the 61 tokens
         assertEquals(Math.log(61), r.firstLoss(), 0.05, "first loss");
         assertTrue(r.lastLoss() < r.firstLoss() - 0.01, "AdamW on the prompt lowers the loss: " + r);
@@ -23,6 +28,18 @@ class PromptStepBenchmarkTest {
         assertTrue(json.startsWith("{\"framework\": \"promptgrad\", \"model\": \"gpt2-tiny\", \"precision\": \"fp32\","
                 + " \"batch\": 2, \"tokens\": 8, \"virtual_tokens\": 5,"), json);
         assertTrue(json.contains("\"peak_allocated_bytes\": null"), json);
+    }
+
+    @Test
+    void aProfileListsEveryKernelOfTheTimedSteps(@TempDir Path folder) throws IOException {
+        Path profile = folder.resolve("profile.md");
+        PromptStepBenchmark.run("cpu", PromptStepBenchmark.shape("gpt2-tiny"), false, 2, 8, 5, 1, 2, profile);
+        String table = Files.readString(profile);
+        assertTrue(table.startsWith("## gpt2-tiny fp32, batch 2 × 8 tokens + 5 virtual, cpu"), table);
+        for (String kernel : new String[]{"| gemm | ", "| softmax | ", "| layerNorm | ", "| crossEntropy | "}) {
+            assertTrue(table.contains(kernel), kernel + " missing from\n" + table);
+        }
+        assertTrue(table.contains("| GEMM (batch×m×n×k) | calls/step | ms/step |"), table);
     }
 
     @Test
