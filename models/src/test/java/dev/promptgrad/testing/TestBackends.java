@@ -58,7 +58,8 @@ public final class TestBackends {
 
     /**
      * The CUDA backend; in the emulated-cuda execution (property {@code promptgrad.cuda.emulator}, the emulator's
-     * folder) the test is skipped instead when the emulator could not be built there (its SKIPPED file says why).
+     * folder) the test is skipped instead when the emulator could not be built there (its SKIPPED file says why) or
+     * was not built at all (this module built alone).
      */
     private static Backend openCuda() {
         String emulator = System.getProperty("promptgrad.cuda.emulator");
@@ -68,6 +69,10 @@ public final class TestBackends {
                 if (Files.exists(skipped)) abort("the CUDA emulator was not built: " + Files.readString(skipped).strip());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            }
+            if (!Files.exists(Path.of(emulator, "libcuda.so.1"))) {
+                abort("the CUDA emulator is not in " + emulator + "; build native-cuda's tests first (mvn -B verify"
+                        + " from the root builds it before models)");
             }
         }
         return Backends.open(Backends.Device.CUDA, Backends.Options.DEFAULTS).backend();
