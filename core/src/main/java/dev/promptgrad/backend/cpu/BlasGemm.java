@@ -26,6 +26,13 @@ final class BlasGemm {
     /** Multiply-adds a whole batch needs before spreading it pays for the hand-off (about 50 µs of work). */
     static final long MIN_SPREAD_WORK = 1L << 22;
 
+    /**
+     * How many of a blocked sgemm's multiply-adds one multiply-add of a single-row product costs: sgemv reads a weight
+     * from memory for each (measured 0.33 ms for 1×768·768×3072, about 140 ps each, against about 4 ps in sgemm), so
+     * single rows are spread over the Java pool from a 32nd of the work.
+     */
+    static final long ROW_PRODUCT_COST = 32;
+
     /** A product's k from which each chunk's full read of the shared operand dominates (see chunksPerThread). */
     static final int LONG_K = 8192;
 
@@ -71,7 +78,8 @@ final class BlasGemm {
         }
         long perMatrix = (long) m * n * k;
         int threads = parallel.threads();
-        boolean javaThreads = threads > 1 && perMatrix * g.batch() >= MIN_SPREAD_WORK
+        long work = perMatrix * g.batch() * (m == 1 ? ROW_PRODUCT_COST : 1);
+        boolean javaThreads = threads > 1 && work >= MIN_SPREAD_WORK
                 && (blasThreads == 1 || perMatrix <= SINGLE_THREADED_PRODUCT);
         synchronized (BLAS_LOCK) {
             // openblas_set_num_threads took ~400 µs a call when measured: call it only when another backend
