@@ -1,8 +1,9 @@
 // The device side of the test-only CUDA emulator: what the emulated NVRTC (nvrtc.cpp) puts in front of every .cu
 // source so that g++ compiles it for the CPU. Each thread of a block is a ucontext fiber; __syncthreads and the warp
-// shuffles are barriers the block's scheduler resolves, and a barrier that can never open (divergent
-// __syncthreads, a shuffle with exited lanes) fails the launch with a message instead of hanging.
-// It is not a GPU model: no timing, no memory model, no concurrency between threads; it checks kernels' logic.
+// shuffles are barriers the block's scheduler resolves, warps run ahead of each other between block barriers (so
+// a missing __syncthreads shows), and a barrier that can never open (divergent __syncthreads, a shuffle with exited
+// lanes) fails the launch with a message instead of hanging. It is not a GPU model: no timing, no memory model, no
+// concurrency between threads; it checks kernels' logic.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -133,9 +135,13 @@ T shuffle(unsigned mask, T value, int (*source_of)(int, int, int), int operand, 
     return result;
 }
 
-// Runs every thread of one block to completion, opening barriers as they fill.
+// Runs every thread of one block to completion. Warps progress independently, as on a GPU: a warp whose lanes all
+// reach a shuffle goes on at once, ahead of the other warps, and the warp that starts turns with the block index. So
+// a shared-memory write that lacks the __syncthreads before it overwrites what a later warp still has to read, and
+// the results show it. The block barrier opens when every thread that has not exited waits at it.
 inline void run_block(Block& block) {
     int threads = (int) block.fibers.size();
+    int warps = (threads + WARP_SIZE - 1) / WARP_SIZE;
     for (int t = 0; t < threads; t++) {
         Fiber& f = block.fibers[t];
         f.state = State::READY;
@@ -146,49 +152,62 @@ inline void run_block(Block& block) {
         f.context.uc_link = &block.scheduler;
         makecontext(&f.context, fiber_main, 0);
     }
+    int firstWarp = (int) (blockIdx.x % (unsigned) warps);
+    std::vector<int> order;   // the threads, warp by warp from firstWarp
+    for (int w = 0; w < warps; w++) {
+        int base = (firstWarp + w) % warps * WARP_SIZE;
+        for (int t = base; t < std::min(threads, base + WARP_SIZE); t++) order.push_back(t);
+    }
+    std::deque<int> ready(order.begin(), order.end());
+    int done = 0, atBlockBarrier = 0;
     for (;;) {
-        for (int t = 0; t < threads; t++) {
-            Fiber& f = block.fibers[t];
-            if (f.state != State::READY) continue;
-            block.current = t;
-            threadIdx = f.index;
-            swapcontext(&block.scheduler, &f.context);
-            if (!block.failure.empty()) throw LaunchFailure(block.failure + " (" + describe(f) + ")");
-        }
-        // every thread is now done or waiting: open the barriers that are full
-        bool anyWaiting = false, opened = false;
-        bool blockBarrierFull = true;
-        for (int t = 0; t < threads; t++) {
-            State s = block.fibers[t].state;
-            if (s != State::DONE) anyWaiting = true;
-            if (s != State::DONE && s != State::AT_BLOCK_BARRIER) blockBarrierFull = false;
-        }
-        if (!anyWaiting) return;
-        for (int base = 0; base < threads; base += WARP_SIZE) {
-            int end = std::min(threads, base + WARP_SIZE);
-            int waiting = 0, done = 0;
-            for (int t = base; t < end; t++) {
-                if (block.fibers[t].state == State::AT_WARP_BARRIER) waiting++;
-                if (block.fibers[t].state == State::DONE) done++;
+        if (ready.empty()) {
+            if (done == threads) return;
+            if (atBlockBarrier + done == threads) {
+                for (int t : order) {
+                    if (block.fibers[t].state == State::AT_BLOCK_BARRIER) {
+                        block.fibers[t].state = State::READY;
+                        ready.push_back(t);
+                    }
+                }
+                atBlockBarrier = 0;
+                continue;
             }
-            if (waiting == 0) continue;
-            if (waiting == end - base) {
-                for (int t = base; t < end; t++) block.fibers[t].state = State::READY;
-                opened = true;
-            } else if (waiting + done == end - base) {
-                throw LaunchFailure("a warp shuffle with mask 0xffffffff in warp " + std::to_string(base / WARP_SIZE)
-                        + " of block " + std::to_string(blockIdx.x) + " waits for lanes that have exited");
+            for (int base = 0; base < threads; base += WARP_SIZE) {
+                int end = std::min(threads, base + WARP_SIZE), waiting = 0, exited = 0;
+                for (int t = base; t < end; t++) {
+                    if (block.fibers[t].state == State::AT_WARP_BARRIER) waiting++;
+                    if (block.fibers[t].state == State::DONE) exited++;
+                }
+                if (waiting > 0 && waiting + exited == end - base) {
+                    throw LaunchFailure("a warp shuffle with mask 0xffffffff in warp " + std::to_string(base / WARP_SIZE)
+                            + " of block " + std::to_string(blockIdx.x) + " waits for lanes that have exited");
+                }
             }
-        }
-        if (!opened && blockBarrierFull) {
-            for (int t = 0; t < threads; t++) {
-                if (block.fibers[t].state == State::AT_BLOCK_BARRIER) block.fibers[t].state = State::READY;
-            }
-            opened = true;
-        }
-        if (!opened) {
             throw LaunchFailure("deadlock in block " + std::to_string(blockIdx.x) + ": some threads wait at"
                     " __syncthreads while others wait at a warp shuffle (a barrier inside divergent code)");
+        }
+        int t = ready.front();
+        ready.pop_front();
+        Fiber& f = block.fibers[t];
+        block.current = t;
+        threadIdx = f.index;
+        swapcontext(&block.scheduler, &f.context);
+        if (!block.failure.empty()) throw LaunchFailure(block.failure + " (" + describe(f) + ")");
+        if (f.state == State::DONE) {
+            done++;
+        } else if (f.state == State::AT_BLOCK_BARRIER) {
+            atBlockBarrier++;
+        } else if (f.state == State::AT_WARP_BARRIER) {
+            int base = t / WARP_SIZE * WARP_SIZE, end = std::min(threads, base + WARP_SIZE);
+            bool full = true;
+            for (int lane = base; lane < end && full; lane++) full = block.fibers[lane].state == State::AT_WARP_BARRIER;
+            if (full) {   // the warp goes on at once, lane 0 first
+                for (int lane = end - 1; lane >= base; lane--) {
+                    block.fibers[lane].state = State::READY;
+                    ready.push_front(lane);
+                }
+            }
         }
     }
 }

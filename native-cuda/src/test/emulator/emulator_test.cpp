@@ -1,6 +1,6 @@
 // The CUDA emulator's own test, which build.sh runs right after building it: each check that the emulator catches
 // what a GPU would reject (divergent barriers, shuffles with exited lanes, writes past an allocation, bad GEMM
-// operands, bad options) and computes what cuBLAS and the warp primitives compute. Exit status 1 on the first
+// operands, bad options), shows a missing __syncthreads, and computes what cuBLAS and the warp primitives compute. Exit status 1 on the first
 // failure, with the check named. It tests the emulator, not the backend: the JUnit suites do that.
 #include <cmath>
 #include <cstdio>
@@ -77,6 +77,28 @@ extern "C" __global__ void divergent_barrier(int* out) {
 extern "C" __global__ void shuffle_after_exit(int* out) {
     if (threadIdx.x == 3) return;
     out[threadIdx.x] = __shfl_down_sync(0xffffffffu, 1, 1);
+}
+// two block sums in a row through one shared slot per warp; `careful` keeps the __syncthreads that stops a fast
+// warp's second write from overwriting the first result before a slower warp has read it
+extern "C" __global__ void two_sums(int* out, int careful) {
+    __shared__ int partial[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    int results[2];
+    for (int round = 0; round < 2; round++) {
+        int v = warp_sum((int) threadIdx.x + round * 1000);
+        if (careful) __syncthreads();
+        if (lane == 0) partial[warp] = v;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int total = 0;
+            for (int w = 0; w < warps; w++) total += partial[w];
+            partial[0] = total;
+        }
+        __syncthreads();
+        results[round] = partial[0];
+    }
+    out[threadIdx.x] = results[0];
+    out[blockDim.x + threadIdx.x] = results[1];
 }
 extern "C" __global__ void write_past_end(float* out, int n) {
     out[n] = 1.0f;
@@ -178,6 +200,20 @@ void kernels() {
     expect(launch(function(module, "shuffle_after_exit"), 1, 32, one) == 719
                    && launchFailure().find("exited") != std::string::npos,
            "a full-mask shuffle after a lane exited fails the launch: " + launchFailure());
+
+    // warps run ahead of each other, so a missing __syncthreads before a shared write changes the results
+    int* twoSumsOut = nullptr;
+    cudaMalloc((void**) &twoSumsOut, 2 * 64 * sizeof(int));
+    for (int careful = 1; careful >= 0; careful--) {
+        void* twoSums[] = {&twoSumsOut, &careful};
+        expect(launch(function(module, "two_sums"), 1, 64, twoSums) == 0, "two_sums launches");
+        std::vector<int> got(128);
+        cudaMemcpyAsync(got.data(), twoSumsOut, got.size() * sizeof(int), D2H, nullptr);
+        bool right = true;
+        for (int t = 0; t < 64; t++) right = right && got[t] == 63 * 64 / 2 && got[64 + t] == 63 * 64 / 2 + 64000;
+        expect(right == (careful == 1), careful ? "two_sums with its __syncthreads is right for every thread"
+                                                : "two_sums without the first __syncthreads shows the race");
+    }
 
     int n = 48;
     void* pastEnd[] = {&floats, &n};
