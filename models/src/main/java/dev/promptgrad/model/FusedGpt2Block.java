@@ -125,8 +125,7 @@ final class FusedGpt2Block implements Function {
         Tensor residual = flat;
         if (queries < length) {
             residual = x1;
-            Tensor x1ByPosition = x1.view(batch, queries, dim);
-            for (int b = 0; b < batch; b++) backend.copy(x.select(b).slice(first, length), x1ByPosition.select(b));
+            OutputPositions.copyTails(backend, x, first, x1);
         }
         backend.add(residual, w.projBias(), x1);
         backend.gemm(Gemm.of(outRows, dim, dim, false, false).scaled(1f, 1f), context.view(outRows, dim),
@@ -147,14 +146,9 @@ final class FusedGpt2Block implements Function {
                 mean2, rstd2, qkvHeads, probs, x1, pre), y, input);
     }
 
-    /**
-     * Rows [first, first + count) of every query head of batch entry b, as one strided view: head h's rows start
-     * h·T·headSize + first·headSize elements in, so consecutive heads are T·headSize apart.
-     */
+    /** Rows [first, first + count) of every query head of batch entry b (see {@link OutputPositions#headRows}). */
     private static Tensor queryPart(Tensor qkvHeads, int b, int heads, int first, int count) {
-        int length = qkvHeads.dim(2), headSize = qkvHeads.dim(3);
-        long start = (long) first * headSize, span = (long) (heads - 1) * length * headSize + (long) count * headSize;
-        return qkvHeads.select(b).view(-1).slice((int) start, (int) (start + span));
+        return OutputPositions.headRows(part(qkvHeads, b, 0, heads), first, count);
     }
 
     /** Heads (q: part 0, k: 1, v: 2) of batch entry b: (heads, T, headSize). */
@@ -228,15 +222,7 @@ final class FusedGpt2Block implements Function {
         backend.permute(dQkvHeads, new int[]{0, 2, 1, 3}, dQkv);
         backend.gemm(Gemm.of(rows, dim, 3 * dim, false, true), dQkv.view(rows, 3 * dim), w.attnWeight(), dH);
         backend.layerNormBackward(x, w.ln1Gamma(), mean1, rstd1, dH, dX);
-        if (queries == length) {
-            backend.add(dX, dX1, dX);
-        } else {
-            Tensor byPosition = dX.view(batch, length, dim), dX1ByPosition = dX1.view(batch, queries, dim);
-            for (int b = 0; b < batch; b++) {
-                Tensor tail = byPosition.select(b).slice(first, length);
-                backend.add(tail, dX1ByPosition.select(b), tail);
-            }
-        }
+        OutputPositions.addTails(backend, dX, dX1, batch);
         tape.workspace().rewind(temporaries);
     }
 }

@@ -141,8 +141,7 @@ final class FusedLlamaBlock implements Function {
         Tensor residual = flat;
         if (queries < length) {
             residual = x1;
-            Tensor x1ByPosition = x1.view(batch, queries, dim);
-            for (int b = 0; b < batch; b++) backend.copy(x.select(b).slice(first, length), x1ByPosition.select(b));
+            OutputPositions.copyTails(backend, x, first, x1);
         }
         addInto(backend, residual, w.bo(), x1);
         backend.gemm(Gemm.of(outRows, dim, qWidth, false, true).scaled(1f, 1f), context.view(outRows, qWidth), w.wo(),
@@ -188,12 +187,12 @@ final class FusedLlamaBlock implements Function {
         return new Gemm(group, m, n, k, transA, transB, strideA, 0, strideC, 1f, 0f);
     }
 
-    /** Rows [first, first + count) of the {@code group} query heads of kv head g in batch entry b, one strided view. */
+    /**
+     * Rows [first, first + count) of the {@code group} query heads of kv head g in batch entry b, one strided view
+     * (see {@link OutputPositions#headRows}).
+     */
     private static Tensor groupRows(Tensor qHeads, int b, int g, int group, int first, int count) {
-        int length = qHeads.dim(2), headSize = qHeads.dim(3);
-        Tensor heads = qHeads.select(b).slice(g * group, (g + 1) * group);   // (group, T, headSize)
-        long start = (long) first * headSize, span = (long) (group - 1) * length * headSize + (long) count * headSize;
-        return heads.view(-1).slice((int) start, (int) (start + span));
+        return OutputPositions.headRows(groupOf(qHeads, b, g, group), first, count);
     }
 
     /** The {@code group} heads of kv head g in batch entry b of a [batch, heads, …] tensor. */
@@ -290,15 +289,7 @@ final class FusedLlamaBlock implements Function {
         backend.permute(dVHeads, new int[]{0, 2, 1, 3}, dKvRows.view(batch, length, kvHeads, headSize));
         backend.gemm(Gemm.of(rows, dim, kvWidth, false, false).scaled(1f, 1f), dKvRows, w.wv(), dH);
         backend.rmsNormBackward(x, w.attentionNorm(), rstd1, dH, dX);
-        if (queries == length) {
-            backend.add(dX, dX1, dX);
-        } else {
-            Tensor byPosition = dX.view(batch, length, dim), dX1ByPosition = dX1.view(batch, queries, dim);
-            for (int b = 0; b < batch; b++) {
-                Tensor tail = byPosition.select(b).slice(first, length);
-                backend.add(tail, dX1ByPosition.select(b), tail);
-            }
-        }
+        OutputPositions.addTails(backend, dX, dX1, batch);
         tape.workspace().rewind(temporaries);
     }
 }
