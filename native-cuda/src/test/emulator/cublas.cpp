@@ -3,6 +3,7 @@
 // lda/ldb/ldc checked, beta 0 never reads C), accumulated in double. With CUBLAS_TF32_TENSOR_OP_MATH the inputs are
 // first rounded to TF32's 10 mantissa bits, as tensor cores do. Every operand must lie inside emulated device
 // memory. It is not cuBLAS; build.sh says how it is used.
+#include "status_names.h"
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -24,13 +25,7 @@ struct Handle {
     int mathMode;
 };
 
-struct Name {
-    int status;
-    const char* name;
-    const char* text;
-};
-
-const Name NAMES[] = {
+const pg_emulator::StatusName NAMES[] = {
     {CUBLAS_STATUS_SUCCESS, "CUBLAS_STATUS_SUCCESS", "success"},
     {CUBLAS_STATUS_NOT_INITIALIZED, "CUBLAS_STATUS_NOT_INITIALIZED", "the library was not initialized"},
     {CUBLAS_STATUS_INVALID_VALUE, "CUBLAS_STATUS_INVALID_VALUE", "an unsupported value or parameter was passed"},
@@ -38,24 +33,17 @@ const Name NAMES[] = {
      "the GPU program failed to execute (emulator: an operand lies outside device memory; see stderr)"},
 };
 
-const Name* find(int status) {
-    for (const Name& n : NAMES) {
-        if (n.status == status) return &n;
-    }
-    return nullptr;
-}
-
 }  // namespace
 
 #ifdef PG_CUBLAS_LT
 extern "C" {
 const char* cublasLtGetStatusName(int status) {
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     return n ? n->name : "CUBLAS_STATUS_UNKNOWN";
 }
 
 const char* cublasLtGetStatusString(int status) {
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     return n ? n->text : "unknown status";
 }
 
@@ -124,12 +112,12 @@ int cublasSetMathMode(Handle* handle, int mode) {
 }
 
 const char* cublasGetStatusName(int status) {
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     return n ? n->name : "CUBLAS_STATUS_UNKNOWN";
 }
 
 const char* cublasGetStatusString(int status) {
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     return n ? n->text : "unknown status";
 }
 

@@ -3,6 +3,7 @@
 // kernel, and cuLaunchKernel checks the launch geometry as the driver does and runs the blocks on this thread
 // (emulated_device.h). A kernel that fails (deadlock, bad shuffle) returns CUDA_ERROR_LAUNCH_FAILED, and
 // cuGetErrorString then says why. It is not the CUDA driver; build.sh says how it is used.
+#include "status_names.h"
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -40,13 +41,7 @@ std::mutex launchLock;        // blocks use static shared memory: one launch at 
 thread_local std::string lastFailure = "unspecified launch failure";
 int primaryContext;           // its address is the context handle
 
-struct Name {
-    int status;
-    const char* name;
-    const char* text;
-};
-
-const Name NAMES[] = {
+const pg_emulator::StatusName NAMES[] = {
     {CUDA_SUCCESS, "CUDA_SUCCESS", "no error"},
     {CUDA_ERROR_INVALID_VALUE, "CUDA_ERROR_INVALID_VALUE", "invalid argument"},
     {CUDA_ERROR_INVALID_DEVICE, "CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal"},
@@ -55,13 +50,6 @@ const Name NAMES[] = {
     {CUDA_ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
     {CUDA_ERROR_LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", nullptr},
 };
-
-const Name* find(int status) {
-    for (const Name& n : NAMES) {
-        if (n.status == status) return &n;
-    }
-    return nullptr;
-}
 
 }  // namespace
 
@@ -168,7 +156,7 @@ int cuLaunchKernel(Function* function, unsigned gridX, unsigned gridY, unsigned 
 
 int cuGetErrorName(int status, const char** name) {
     if (!name) return CUDA_ERROR_INVALID_VALUE;
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     if (!n) return CUDA_ERROR_INVALID_VALUE;
     *name = n->name;
     return CUDA_SUCCESS;
@@ -176,7 +164,7 @@ int cuGetErrorName(int status, const char** name) {
 
 int cuGetErrorString(int status, const char** text) {
     if (!text) return CUDA_ERROR_INVALID_VALUE;
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     if (!n) return CUDA_ERROR_INVALID_VALUE;
     *text = n->text ? n->text : lastFailure.c_str();
     return CUDA_SUCCESS;

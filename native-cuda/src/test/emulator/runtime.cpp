@@ -3,6 +3,7 @@
 // garbage cudaMalloc may return, and each allocation sits between guard bytes that are checked when it is freed and
 // at every synchronisation, so a kernel that writes past its buffer fails as cudaErrorIllegalAddress would.
 // Work is synchronous, so streams are only handles. It is not the CUDA runtime; build.sh says how it is used.
+#include "status_names.h"
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -90,13 +91,7 @@ int synchronise() {
     return cudaSuccess;
 }
 
-struct Name {
-    int status;
-    const char* name;
-    const char* text;
-};
-
-const Name NAMES[] = {
+const pg_emulator::StatusName NAMES[] = {
     {cudaSuccess, "cudaSuccess", "no error"},
     {cudaErrorInvalidValue, "cudaErrorInvalidValue", "invalid argument"},
     {cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation", "out of memory"},
@@ -104,13 +99,6 @@ const Name NAMES[] = {
     {cudaErrorIllegalAddress, "cudaErrorIllegalAddress",
      "an illegal memory access was encountered (emulator: a guard byte was overwritten; see stderr)"},
 };
-
-const Name* find(int status) {
-    for (const Name& n : NAMES) {
-        if (n.status == status) return &n;
-    }
-    return nullptr;
-}
 
 }  // namespace
 
@@ -164,12 +152,12 @@ int cudaGetLastError() {
 }
 
 const char* cudaGetErrorName(int status) {
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     return n ? n->name : "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(int status) {
-    const Name* n = find(status);
+    const pg_emulator::StatusName* n = pg_emulator::find_status(NAMES, status);
     return n ? n->text : "unknown error";
 }
 
