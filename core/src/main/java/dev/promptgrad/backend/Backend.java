@@ -16,7 +16,10 @@ public interface Backend extends AutoCloseable {
     /** A short name for messages and benchmarks, e.g. {@code "cpu"}. */
     String name();
 
-    /** Whether tensors of this element type can be allocated here (F32 always; F64 on the reference backend). */
+    /**
+     * Whether tensors of this element type can be allocated here: F32 always; F64 on the reference backend; BF16
+     * (frozen weights, read by {@link #gemm} and {@link #gather} only) where the backend says so.
+     */
     boolean supports(DType dtype);
 
     // ---- memory -------------------------------------------------------------------------------------
@@ -30,16 +33,19 @@ public interface Backend extends AutoCloseable {
     /** Bytes currently allocated and not yet released, over all owners. */
     long liveBytes();
 
-    /** Copies host values into {@code dst}; {@code src.length} must equal {@code dst.size()}. */
+    /**
+     * Copies host values into {@code dst}; {@code src.length} must equal {@code dst.size()}. Into a BF16 tensor each
+     * value is rounded to the nearest bfloat16, ties to even (exact for values that came from a BF16 file).
+     */
     void upload(float[] src, Tensor dst);
 
     /** As {@link #upload(float[], Tensor)}; values are rounded to float when {@code dst} is F32. */
     void upload(double[] src, Tensor dst);
 
-    /** Copies {@code src} to a new host array (F64 values are rounded to float). */
+    /** Copies {@code src} to a new host array (F64 values are rounded to float; BF16 ones widened exactly). */
     float[] download(Tensor src);
 
-    /** Copies {@code src} to a new host array of doubles (exact for both dtypes). */
+    /** Copies {@code src} to a new host array of doubles (exact for every dtype). */
     double[] downloadDouble(Tensor src);
 
     /** Sets every element of {@code dst} to {@code value}. */
@@ -111,6 +117,9 @@ public interface Backend extends AutoCloseable {
     /**
      * Strided-batched row-major GEMM as described by {@code g}. With {@code g.beta() != 0}, C accumulates;
      * with beta 0, C's old contents are ignored (even NaN). Views must hold every matrix the strides reach.
+     * C is F32 (or F64 where supported); A and B have C's dtype, except that one of them may be a BF16 weight
+     * when C is F32: its elements are widened exactly to float32, so the product is the float32 product of
+     * the bfloat16 values.
      */
     void gemm(Gemm g, Tensor a, Tensor b, Tensor c);
 
@@ -151,7 +160,10 @@ public interface Backend extends AutoCloseable {
 
     // ---- embeddings and the loss ---------------------------------------------------------------------
 
-    /** {@code out[i] = table[ids[i]]}: rows of a [vocab, dim] table into [ids.length, dim]. */
+    /**
+     * {@code out[i] = table[ids[i]]}: rows of a [vocab, dim] table into [ids.length, dim]. The table may be a BF16
+     * weight when out is F32 (rows widened exactly).
+     */
     void gather(Tensor table, int[] ids, Tensor out);
 
     /**

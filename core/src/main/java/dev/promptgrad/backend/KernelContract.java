@@ -31,8 +31,23 @@ public final class KernelContract {
         }
     }
 
-    /** All non-null tensors share one element type. */
+    /**
+     * No tensor is of a storage-only type (BF16): only matrix products, gathers, uploads, downloads and copies
+     * take those; every other kernel computes on F32 or F64 tensors.
+     */
+    public static void checkArithmetic(String kernel, Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (t != null && !t.dtype().isArithmetic()) {
+                throw new IllegalArgumentException(kernel + ": " + t + " is " + t.dtype() + ", a storage type for"
+                        + " frozen weights that only gemm operands, gather tables, upload, download and copy accept;"
+                        + " this kernel needs F32 tensors");
+            }
+        }
+    }
+
+    /** All non-null tensors share one arithmetic element type (F32 or F64). */
     public static void checkSameDType(String kernel, Tensor... tensors) {
+        checkArithmetic(kernel, tensors);
         DType first = null;
         Tensor firstTensor = null;
         for (Tensor t : tensors) {
@@ -44,6 +59,19 @@ public final class KernelContract {
                 throw new IllegalArgumentException(kernel + ": all tensors must have one dtype, but " + firstTensor
                         + " is " + first + " and " + t + " is " + t.dtype());
             }
+        }
+    }
+
+    /**
+     * An input read alongside the arithmetic tensor {@code out}: of out's dtype, or a BF16 weight when out is F32
+     * (the kernel widens each element exactly to float32).
+     */
+    public static void checkOperandDType(String kernel, String role, Tensor operand, Tensor out) {
+        boolean widened = operand.dtype() == DType.BF16 && out.dtype() == DType.F32;
+        if (operand.dtype() != out.dtype() && !widened) {
+            throw new IllegalArgumentException(kernel + ": " + role + " " + operand + " is " + operand.dtype()
+                    + " but " + out + " is " + out.dtype() + "; an input must have the output's dtype, or be a BF16"
+                    + " weight read into an F32 output");
         }
     }
 
@@ -117,7 +145,8 @@ public final class KernelContract {
         if (dtype == null) throw new IllegalArgumentException("allocate: dtype is null for " + label);
         if (!backend.supports(dtype)) {
             throw new IllegalArgumentException("allocate: backend '" + backend.name() + "' does not support " + dtype
-                    + " (asked for by " + label + "); use F32, or the reference backend for F64");
+                    + " (asked for by " + label + "); use F32, the reference backend for F64, or a backend that"
+                    + " supports BF16 weights");
         }
         if (elements < 0) throw new IllegalArgumentException("allocate: negative size " + elements + " for " + label);
     }
@@ -143,12 +172,16 @@ public final class KernelContract {
     /** {@link Backend#fill}. */
     public static void checkFill(Tensor dst) {
         checkLive("fill", dst);
+        checkArithmetic("fill", dst);
     }
 
-    /** {@link Backend#copy}: equal sizes and dtypes, separate storage. */
+    /** {@link Backend#copy}: equal sizes and dtypes (BF16 included), separate storage. */
     public static void checkCopy(Tensor src, Tensor dst) {
         checkLive("copy", src, dst);
-        checkSameDType("copy", src, dst);
+        if (src.dtype() != dst.dtype()) {
+            throw new IllegalArgumentException("copy: " + src + " is " + src.dtype() + " but " + dst + " is "
+                    + dst.dtype() + "; copy moves elements without converting them");
+        }
         checkSameSize("copy", src, dst);
         checkDisjoint("copy", dst, src);
     }
@@ -328,7 +361,13 @@ public final class KernelContract {
     public static void checkGemm(Gemm g, Tensor a, Tensor b, Tensor c) {
         if (g == null) throw new IllegalArgumentException("gemm: shape (Gemm) is null");
         checkLive("gemm", a, b, c);
-        checkSameDType("gemm", a, b, c);
+        checkArithmetic("gemm", c);
+        checkOperandDType("gemm", "A", a, c);
+        checkOperandDType("gemm", "B", b, c);
+        if (a.dtype() == DType.BF16 && b.dtype() == DType.BF16) {
+            throw new IllegalArgumentException("gemm: A " + a + " and B " + b + " are both BF16; at most one operand"
+                    + " of a product may be a BF16 weight, the other holds F32 activations");
+        }
         String aShape = g.transA() ? g.k() + "×" + g.m() + " (transA)" : g.m() + "×" + g.k();
         String bShape = g.transB() ? g.n() + "×" + g.k() + " (transB)" : g.k() + "×" + g.n();
         checkBatchFits(g, "A", aShape, a, (long) g.m() * g.k(), g.strideA());
@@ -449,7 +488,8 @@ public final class KernelContract {
     public static void checkGather(Tensor table, int[] ids, Tensor out) {
         String k = "gather";
         checkLive(k, table, out);
-        checkSameDType(k, table, out);
+        checkArithmetic(k, out);
+        checkOperandDType(k, "table", table, out);
         checkRank(k, "table", table, 2, "[vocab, dim]");
         if (ids == null) throw new IllegalArgumentException(k + ": ids must not be null");
         int vocab = table.dim(0), dim = table.dim(1);
@@ -498,6 +538,7 @@ public final class KernelContract {
     /** {@link Backend#argmax}: rows of at least one element. */
     public static void checkArgmax(Tensor x) {
         checkLive("argmax", x);
+        checkArithmetic("argmax", x);
         checkRowWise("argmax", x);
     }
 

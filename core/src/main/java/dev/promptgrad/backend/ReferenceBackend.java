@@ -1,5 +1,6 @@
 package dev.promptgrad.backend;
 
+import dev.promptgrad.safetensors.HalfFloats;
 import dev.promptgrad.tensor.Buffer;
 import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Tensor;
@@ -8,15 +9,15 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The oracle: every {@link Backend} kernel as plain Java loops with double accumulators, written to be read.
- * Storage is a {@code double[]} per buffer; F32 buffers round every stored value to float, so F32 tensors
- * behave as float32 and F64 tensors are exact (for finite-difference gradient checks). It is single-threaded
+ * Storage is a {@code double[]} per buffer; F32 buffers round every stored value to float (BF16 ones to
+ * bfloat16), so F32 tensors behave as float32 and F64 tensors are exact (for finite-difference gradient checks). It is single-threaded
  * and slow on purpose: other backends are tested against it, never the other way round.
  */
 public final class ReferenceBackend implements Backend {
 
     private final AtomicLong liveBytes = new AtomicLong();
 
-    /** Host storage: one double per element, rounded to float on every store when the dtype is F32. */
+    /** Host storage: one double per element, rounded to the dtype (float, bfloat16) on every store. */
     private static final class HostBuffer extends Buffer {
         private final ReferenceBackend allocator;
         private double[] values;   // (length); null once released
@@ -43,7 +44,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public boolean supports(DType dtype) {
-        return dtype == DType.F32 || dtype == DType.F64;
+        return true;   // F32, F64 and BF16: elements are doubles rounded to their dtype on every store
     }
 
     // ---- memory -------------------------------------------------------------------------------------
@@ -454,10 +455,14 @@ public final class ReferenceBackend implements Backend {
         return hostBuffer(t.buffer(), "read").values[(int) (t.offset() + i)];
     }
 
-    /** Stores {@code value} at element {@code i} of {@code t}, rounded to float when {@code t} is F32. */
+    /** Stores {@code value} at element {@code i} of {@code t}, rounded to float (F32) or to bfloat16 through float (BF16). */
     private void set(Tensor t, long i, double value) {
         HostBuffer buffer = hostBuffer(t.buffer(), "write");
-        buffer.values[(int) (t.offset() + i)] = buffer.dtype() == DType.F32 ? (float) value : value;
+        buffer.values[(int) (t.offset() + i)] = switch (buffer.dtype()) {
+            case F64 -> value;
+            case F32 -> (float) value;
+            case BF16 -> HalfFloats.bf16ToFloat(HalfFloats.floatToBf16((float) value));
+        };
     }
 
     /** Row {@code row} (of length {@code cols}) of {@code t}, copied out so the kernel may overwrite it. */

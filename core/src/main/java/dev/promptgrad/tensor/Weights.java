@@ -18,16 +18,26 @@ public final class Weights extends Owner {
     }
 
     /** Allocates an F32 tensor under {@code name}; the name must be new. */
-    public synchronized Tensor allocate(String name, int... shape) {
+    public Tensor allocate(String name, int... shape) {
+        return allocate(name, DType.F32, shape);
+    }
+
+    /** Allocates a tensor of {@code dtype} (F32, or BF16 where the backend supports it) under a new {@code name}. */
+    public synchronized Tensor allocate(String name, DType dtype, int... shape) {
         if (byName.containsKey(name)) throw new IllegalArgumentException("weight '" + name + "' is already allocated");
-        Tensor t = new Tensor(allocateBuffer(DType.F32, Tensor.sizeOf(shape)), 0, shape);
+        Tensor t = new Tensor(allocateBuffer(dtype, Tensor.sizeOf(shape)), 0, shape);
         byName.put(name, t);
         return t;
     }
 
-    /** Allocates {@code name} and uploads {@code values} into it. */
+    /** Allocates {@code name} as F32 and uploads {@code values} into it. */
     public Tensor put(String name, float[] values, int... shape) {
-        Tensor t = allocate(name, shape);
+        return put(name, DType.F32, values, shape);
+    }
+
+    /** Allocates {@code name} as {@code dtype} and uploads {@code values} (rounded to bfloat16 for BF16). */
+    public Tensor put(String name, DType dtype, float[] values, int... shape) {
+        Tensor t = allocate(name, dtype, shape);
         backend.upload(values, t);
         return t;
     }

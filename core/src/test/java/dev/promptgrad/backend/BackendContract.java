@@ -1,5 +1,6 @@
 package dev.promptgrad.backend;
 
+import dev.promptgrad.safetensors.HalfFloats;
 import dev.promptgrad.tensor.Buffer;
 import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Scope;
@@ -47,8 +48,8 @@ public abstract class BackendContract {
 
     /** Elements before and after each test tensor in its buffer (odd, so that views are misaligned too). */
     private static final int PAD = 3;
-    /** What the padding holds; a kernel that writes past its tensor changes it. */
-    private static final float PAD_SENTINEL = -7777.25f;
+    /** What the padding holds (a bfloat16 value too, so BF16 weights are padded alike); a stray write changes it. */
+    private static final float PAD_SENTINEL = -7680f;
 
     private final ReferenceBackend reference = new ReferenceBackend();
     private Backend backend;
@@ -407,6 +408,135 @@ public abstract class BackendContract {
         check("gemm k=0, beta 0 over NaN gives zeros", nan, ROUNDED);
     }
 
+    // ---- BF16 weights -----------------------------------------------------------------------------------
+
+    /**
+     * Uploading into BF16 rounds to the nearest bfloat16 with ties to even (as PyTorch's {@code .to(torch.bfloat16)});
+     * download widens exactly; copy moves the words; live bytes count two per element. A backend without BF16
+     * refuses to allocate it.
+     */
+    @Test
+    void bf16StorageRoundsOnUploadAndWidensOnDownload() {
+        if (!backend.supports(DType.BF16)) {
+            assertThrows(IllegalArgumentException.class, () -> backend.allocate(DType.BF16, 4, "BF16 probe"));
+            return;
+        }
+        float tie = 1f + 0x1p-8f, aboveTie = 1f + 0x1p-8f + 0x1p-20f, oddTie = 1f + 3 * 0x1p-8f;
+        float[] values = {0f, -0f, 1f, tie, aboveTie, oddTie, -2.5f, 1e-40f, 3.0e38f, Float.POSITIVE_INFINITY,
+                Float.NaN, 0.1f, -65504f};
+        float[] expected = new float[values.length];
+        for (int i = 0; i < values.length; i++) expected[i] = HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(values[i]));
+        assertEquals(1f, expected[3], 0, "a tie rounds to the even neighbour (1.0)");
+        assertEquals(1f + 0x1p-7f, expected[4], 0, "above a tie rounds up");
+        assertEquals(1f + 0x1p-6f, expected[5], 0, "a tie between odd and even rounds to the even one");
+
+        long before = backend.liveBytes();
+        Tensor weight = mine.allocate(DType.BF16, values.length);
+        assertEquals(before + 2L * values.length, backend.liveBytes(), "BF16 elements take two bytes each");
+        backend.upload(values, weight);
+        float[] back = backend.download(weight);
+        for (int i = 0; i < values.length; i++) {
+            assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(back[i]),
+                    "BF16 upload/download of " + values[i] + " (index " + i + ")");
+            assertEquals(expected[i], backend.downloadDouble(weight)[i], 0, "downloadDouble of BF16 index " + i);
+        }
+
+        Tensor whole = paddedView(DType.BF16, 3, values.length);
+        backend.upload(new double[3 * values.length], whole);
+        backend.copy(weight, whole.select(1));
+        float[] rows = backend.download(whole);
+        for (int i = 0; i < rows.length; i++) {
+            float want = i >= values.length && i < 2 * values.length ? expected[i - values.length] : 0f;
+            assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(rows[i]), "BF16 copy into row 1, element " + i);
+        }
+    }
+
+    /**
+     * A BF16 weight as either operand of a product, in every transpose, over NaN and with alpha and beta: the result
+     * is the float32 product of the bfloat16 values. The sizes reach single rows (decoding) and weights larger than
+     * one widening tile, split between threads.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"1 1 1", "7 33 1", "33 7 33", "1 4099 1025", "40 1100 1000"})
+    void gemmWithBf16Weight(String mnk) {
+        if (!backend.supports(DType.BF16)) return;
+        int[] d = Arrays.stream(mnk.split(" ")).mapToInt(Integer::parseInt).toArray();
+        int m = d[0], n = d[1], k = d[2];
+        Random rnd = seeded("gemm bf16 " + mnk, 0);
+        for (boolean weightIsB : new boolean[]{true, false}) {
+            for (boolean transA : new boolean[]{false, true}) {
+                for (boolean transB : new boolean[]{false, true}) {
+                    int[] aShape = {transA ? k : m, transA ? m : k}, bShape = {transB ? n : k, transB ? k : n};
+                    Twin a = weightIsB ? random(rnd, -1, 1, aShape) : randomBf16(rnd, -1, 1, aShape);
+                    Twin b = weightIsB ? randomBf16(rnd, -1, 1, bShape) : random(rnd, -1, 1, bShape);
+                    Twin c = garbage(m, n);
+                    String what = "gemm with BF16 " + (weightIsB ? "B" : "A") + " m=" + m + " n=" + n + " k=" + k
+                            + " transA=" + transA + " transB=" + transB;
+                    Gemm g = Gemm.of(m, n, k, transA, transB);
+                    run(x -> x.backend.gemm(g, x.pick(a), x.pick(b), x.pick(c)));
+                    check(what + " over NaN", c, gemmTolerance(k));
+                    Gemm scaled = g.scaled(-0.75f, 0.5f);
+                    run(x -> x.backend.gemm(scaled, x.pick(a), x.pick(b), x.pick(c)));
+                    check(what + " alpha=-0.75 beta=0.5", c, gemmTolerance(k));
+                }
+            }
+        }
+    }
+
+    /** A BF16 weight broadcast to a strided batch (stride 0), and a batch of BF16 matrices at an odd stride. */
+    @Test
+    void gemmStridedBatchWithBf16Weight() {
+        if (!backend.supports(DType.BF16)) return;
+        Random rnd = seeded("gemm bf16 batch", 0);
+        int batch = 3, m = 9, n = 21, k = 17;
+        Twin a = random(rnd, -1, 1, batch, m, k), weight = randomBf16(rnd, -1, 1, n, k), c = garbage(batch, m, n);
+        Gemm broadcast = new Gemm(batch, m, n, k, false, true, (long) m * k, 0, (long) m * n, 1f, 0f);
+        run(x -> x.backend.gemm(broadcast, x.pick(a), x.pick(weight), x.pick(c)));
+        check("gemm batch of 3 with one BF16 weight (stride 0)", c, gemmTolerance(k));
+
+        long strideA = (long) m * k + 5;
+        Twin weights = randomBf16(rnd, -1, 1, (int) ((batch - 1) * strideA + m * k));
+        Twin b = random(rnd, -1, 1, batch, k, n), out = garbage(batch, m, n);
+        Gemm strided = new Gemm(batch, m, n, k, false, false, strideA, (long) k * n, (long) m * n, 1f, 0f);
+        run(x -> x.backend.gemm(strided, x.pick(weights), x.pick(b), x.pick(out)));
+        check("gemm batch of 3 BF16 A matrices at stride " + strideA, out, gemmTolerance(k));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 1023})
+    void gatherFromBf16Table(int vocab) {
+        if (!backend.supports(DType.BF16)) return;
+        Random rnd = seeded("gather bf16", vocab);
+        int dim = 33;
+        Twin table = randomBf16(rnd, -3, 3, vocab, dim);
+        int[] ids = new int[9];
+        for (int i = 0; i < ids.length; i++) ids[i] = rnd.nextInt(vocab);
+        Twin out = garbage(3, 3, dim);
+        run(k -> k.backend.gather(k.pick(table), ids, k.pick(out)));
+        check("gather from a BF16 table, vocab=" + vocab, out, new Tolerance(0, 0));
+    }
+
+    /** BF16 is storage for weights: arithmetic kernels, fill, a BF16 output and two BF16 operands are refused. */
+    @Test
+    void bf16IsRefusedWhereItIsNotAWeightOperand() {
+        if (!backend.supports(DType.BF16)) return;
+        Tensor weight = mine.allocate(DType.BF16, 4, 4), x = mine.allocate(4, 4);
+        backend.upload(new float[16], weight);
+        String storage = "a storage type for frozen weights";
+        assertMessage(storage, () -> backend.add(x, weight, x), "add with a BF16 input");
+        assertMessage(storage, () -> backend.fill(weight, 1), "fill of BF16");
+        assertMessage(storage, () -> backend.unary(UnaryOp.GELU_TANH, weight, x), "unary on BF16");
+        assertMessage(storage, () -> backend.gemm(Gemm.of(4, 4, 4, false, false), x, x, weight), "gemm into BF16");
+        assertMessage("both BF16", () -> backend.gemm(Gemm.of(4, 4, 4, false, false), weight, weight, x),
+                "gemm of two BF16 operands");
+        assertMessage("copy moves elements without converting", () -> backend.copy(weight, x), "copy BF16 to F32");
+    }
+
+    private static void assertMessage(String fragment, Runnable call, String what) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call::run, what);
+        assertTrue(e.getMessage().contains(fragment), what + ": message '" + e.getMessage() + "' lacks '" + fragment + "'");
+    }
+
     // ---- attention pieces ------------------------------------------------------------------------------
 
     @ParameterizedTest
@@ -680,11 +810,31 @@ public abstract class BackendContract {
 
     /** As {@link #offsetView} on the backend under test, with the padding set to the sentinel and checked after. */
     private Tensor paddedView(int... shape) {
+        return paddedView(DType.F32, shape);
+    }
+
+    /** As {@link #paddedView(int...)} for F32 or BF16 storage (which fill refuses, so the sentinel is uploaded). */
+    private Tensor paddedView(DType dtype, int... shape) {
         int size = (int) Tensor.sizeOf(shape);
-        Tensor whole = mine.allocate(DType.F32, size + 2 * PAD);
-        backend.fill(whole, PAD_SENTINEL);
+        Tensor whole = mine.allocate(dtype, size + 2 * PAD);
+        float[] sentinels = new float[size + 2 * PAD];
+        Arrays.fill(sentinels, PAD_SENTINEL);
+        backend.upload(sentinels, whole);
         padded.add(whole);
         return whole.slice(PAD, PAD + size).view(shape);
+    }
+
+    /**
+     * Random values rounded to bfloat16: a BF16 weight on the backend under test (padded) and the same values, exact,
+     * as F64 on the reference.
+     */
+    private Twin randomBf16(Random rnd, double lo, double hi, int... shape) {
+        float[] values = randomValues(rnd, (int) Tensor.sizeOf(shape), lo, hi);
+        for (int i = 0; i < values.length; i++) values[i] = HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(values[i]));
+        Twin t = new Twin(paddedView(DType.BF16, shape), offsetView(oracle, DType.F64, shape));
+        backend.upload(values, t.mine);
+        reference.upload(toDouble(values), t.ref);
+        return t;
     }
 
     /** The oracle's values of {@code t}, rounded to float and given to both backends as a new input. */

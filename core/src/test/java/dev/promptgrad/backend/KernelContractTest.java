@@ -69,7 +69,21 @@ class KernelContractTest {
         Tensor wide = scope.allocate(DType.F64, 2);
         rejects(() -> backend.add(narrow, wide, narrow), "add: all tensors must have one dtype", "Tensor[2] F32",
                 "Tensor[2] F64");
-        rejects(() -> backend.copy(narrow, wide), "copy: all tensors must have one dtype");
+        rejects(() -> backend.copy(narrow, wide), "copy: Tensor[2] F32", "is F32 but", "without converting");
+        rejects(() -> backend.gemm(Gemm.of(1, 2, 1, false, false), wide, narrow, narrow), "gemm: A Tensor[2] F64",
+                "must have the output's dtype");
+        rejects(() -> backend.gather(wide.view(1, 2), new int[]{0}, narrow), "gather: table Tensor[1, 2] F64");
+    }
+
+    @Test
+    void bf16IsAWeightOperandOnly() {
+        Tensor weight = scope.allocate(DType.BF16, 2, 2), wide = scope.allocate(DType.F64, 2, 2);
+        rejects(() -> backend.scale(weight, 2, f32(2, 2)), "scale: Tensor[2, 2] BF16", "storage type for frozen weights");
+        rejects(() -> backend.argmax(weight), "argmax:", "storage type");
+        rejects(() -> backend.gemm(Gemm.of(2, 2, 2, false, false), weight, wide, wide), "gemm: A Tensor[2, 2] BF16",
+                "BF16 weight read into an F32 output");
+        rejects(() -> backend.gather(weight, new int[]{1}, wide.view(4).slice(0, 2).view(1, 2)), "gather: table",
+                "BF16 weight read into an F32 output");
     }
 
     @Test

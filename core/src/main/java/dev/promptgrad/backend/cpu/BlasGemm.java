@@ -1,18 +1,21 @@
 package dev.promptgrad.backend.cpu;
 
 import dev.promptgrad.backend.Gemm;
+import dev.promptgrad.tensor.DType;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.openblas.global.openblas;
 
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 
 /**
  * The CPU backend's matrix products: each is an OpenBLAS {@code cblas_sgemm} call (row-major, positioned pointers
  * for view offsets), or {@code cblas_sgemv} for a single row of C, as in decoding one token, where sgemm would pack
  * the whole weight matrix to use it once (measured 3–4× slower). It loads the natives, owns OpenBLAS's process-wide
  * thread count and decides how a strided batch is split between Java threads and OpenBLAS threads (the rule is on
- * {@link CpuBackend}). It checks no arguments; {@link CpuBackend#gemm} does.
+ * {@link CpuBackend}). A BF16 weight operand is widened to float32 tile by tile ({@link #runWidened}). It checks no
+ * arguments; {@link CpuBackend#gemm} does.
  */
 final class BlasGemm {
 
@@ -38,6 +41,15 @@ final class BlasGemm {
 
     /** Column blocks a split GEMM hands out, so every thread's columns start on a 64-byte boundary. */
     static final int COLUMN_ALIGN = 16;
+
+    /** Most floats one thread widens from a BF16 operand for one call of OpenBLAS: 4 MiB of scratch per thread. */
+    static final int WIDEN_TILE = 1 << 20;
+
+    /** Words widened per step of a run, so the per-thread Java arrays stay small. */
+    private static final int WIDEN_STEP = 4096;
+
+    /** Each thread's widening scratch: {@code [0]} a native float array for OpenBLAS, grown on demand. */
+    private static final ThreadLocal<FloatPointer[]> SCRATCH = ThreadLocal.withInitial(() -> new FloatPointer[1]);
 
     /** OpenBLAS's thread count is one per process: GEMMs of all backends take turns under this lock. */
     private static final Object BLAS_LOCK = new Object();
@@ -76,6 +88,10 @@ final class BlasGemm {
             scaleC(g, c, cOffset);
             return;
         }
+        if (a.dtype() == DType.BF16 || b.dtype() == DType.BF16) {
+            runWidened(g, a, aOffset, b, bOffset, c, cOffset);
+            return;
+        }
         long perMatrix = (long) m * n * k;
         int threads = parallel.threads();
         long work = perMatrix * g.batch() * (m == 1 ? ROW_PRODUCT_COST : 1);
@@ -108,6 +124,129 @@ final class BlasGemm {
                 }
             }
         }
+    }
+
+    /**
+     * A product whose A or B is a BF16 weight (never both). C is cut along the weight's own dimension (its columns
+     * when the weight is B, its rows when it is A) into tiles of at most {@link #WIDEN_TILE} weight elements, at least
+     * two per Java thread when the product is worth spreading; each tile's slice of the weight is widened to float32
+     * in its thread's scratch and multiplied by the whole float operand in one {@code cblas_sgemm} (or
+     * {@code cblas_sgemv} for a single row of C) that writes its slice of C in place (ldc = n). The widening costs
+     * one pass over the weight per call, small against the product unless C has few rows (decoding one token).
+     */
+    private void runWidened(Gemm g, CpuBuffer a, long aOffset, CpuBuffer b, long bOffset, CpuBuffer c, long cOffset) {
+        boolean weightIsB = b.dtype() == DType.BF16;
+        int kept = weightIsB ? g.n() : g.m();   // the weight's dimension that C keeps
+        int threads = parallel.threads();
+        long work = (long) g.m() * g.n() * g.k() * g.batch() * (g.m() == 1 ? ROW_PRODUCT_COST : 1);
+        boolean javaThreads = threads > 1 && blasThreads == 1 && work >= MIN_SPREAD_WORK;
+        int width = Math.max(1, Math.min(WIDEN_TILE / g.k(), ceilDiv(kept, javaThreads ? 2 * threads : 1)));
+        if (width > COLUMN_ALIGN) width = Math.min(kept, ceilDiv(width, COLUMN_ALIGN) * COLUMN_ALIGN);
+        int tileWidth = width, tiles = ceilDiv(kept, width);
+        synchronized (BLAS_LOCK) {
+            if (openblas.blas_get_num_threads() != blasThreads) openblas.blas_set_num_threads(blasThreads);
+            for (int i = 0; i < g.batch(); i++) {
+                int matrix = i;
+                ParallelRows.Body body = (from, to) -> {
+                    for (int t = from; t < to; t++) {
+                        int start = t * tileWidth, end = Math.min(kept, start + tileWidth);
+                        if (weightIsB) {
+                            columnsTimesWeight(g, matrix, a, aOffset, b, bOffset, c, cOffset, start, end);
+                        } else {
+                            weightRowsTimes(g, matrix, a, aOffset, b, bOffset, c, cOffset, start, end);
+                        }
+                    }
+                };
+                if (javaThreads) {
+                    parallel.forEveryRow(tiles, body);
+                } else {
+                    body.run(0, tiles);
+                }
+            }
+        }
+    }
+
+    /** Columns [n0, n1) of {@code C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]} for a BF16 B. */
+    private static void columnsTimesWeight(Gemm g, int i, CpuBuffer a, long aOffset, CpuBuffer b, long bOffset,
+                                           CpuBuffer c, long cOffset, int n0, int n1) {
+        int nt = n1 - n0, k = g.k();
+        long bStart = bOffset + i * g.strideB();
+        FloatPointer w;   // op(B)'s columns [n0, n1): stored [nt, k] when transB, else [k, nt]
+        if (g.transB()) {
+            w = widen(b, bStart + (long) n0 * k, k, 1, nt * k);
+        } else {
+            w = widen(b, bStart + n0, g.n(), k, nt);
+        }
+        int ldw = g.transB() ? k : nt;
+        FloatPointer x = a.pointerAt(aOffset + i * g.strideA());
+        FloatPointer y = c.pointerAt(cOffset + i * g.strideC() + n0);
+        if (g.m() == 1) {
+            int incx = g.transA() ? g.lda() : 1;
+            if (g.transB()) {
+                openblas.cblas_sgemv(openblas.CblasRowMajor, openblas.CblasNoTrans, nt, k, g.alpha(), w, ldw, x, incx,
+                        g.beta(), y, 1);
+            } else {
+                openblas.cblas_sgemv(openblas.CblasRowMajor, openblas.CblasTrans, k, nt, g.alpha(), w, ldw, x, incx,
+                        g.beta(), y, 1);
+            }
+            return;
+        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor,
+                g.transA() ? openblas.CblasTrans : openblas.CblasNoTrans,
+                g.transB() ? openblas.CblasTrans : openblas.CblasNoTrans,
+                g.m(), nt, k, g.alpha(), x, g.lda(), w, ldw, g.beta(), y, g.ldc());
+    }
+
+    /** Rows [m0, m1) of {@code C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]} for a BF16 A. */
+    private static void weightRowsTimes(Gemm g, int i, CpuBuffer a, long aOffset, CpuBuffer b, long bOffset,
+                                        CpuBuffer c, long cOffset, int m0, int m1) {
+        int mt = m1 - m0, k = g.k();
+        long aStart = aOffset + i * g.strideA();
+        FloatPointer w;   // op(A)'s rows [m0, m1): stored [k, mt] when transA, else [mt, k]
+        if (g.transA()) {
+            w = widen(a, aStart + m0, g.m(), k, mt);
+        } else {
+            w = widen(a, aStart + (long) m0 * k, k, 1, mt * k);
+        }
+        int ldw = g.transA() ? mt : k;
+        openblas.cblas_sgemm(openblas.CblasRowMajor,
+                g.transA() ? openblas.CblasTrans : openblas.CblasNoTrans,
+                g.transB() ? openblas.CblasTrans : openblas.CblasNoTrans,
+                mt, g.n(), k, g.alpha(), w, ldw, b.pointerAt(bOffset + i * g.strideB()), g.ldb(), g.beta(),
+                c.pointerAt(cOffset + i * g.strideC() + (long) m0 * g.ldc()), g.ldc());
+    }
+
+    /**
+     * {@code runs} runs of {@code length} BF16 words, the r-th starting at element {@code start + r · stride} of
+     * {@code weight}, widened back to back into this thread's scratch, which is returned.
+     */
+    private static FloatPointer widen(CpuBuffer weight, long start, long stride, int runs, int length) {
+        FloatPointer[] slot = SCRATCH.get();
+        long needed = (long) runs * length;
+        if (slot[0] == null || slot[0].capacity() < needed) {
+            if (slot[0] != null) slot[0].deallocate();
+            slot[0] = new FloatPointer(Math.max(needed, WIDEN_STEP));
+        }
+        FloatBuffer out = slot[0].asBuffer();
+        ShortBuffer words = weight.words();
+        short[] raw = FloatKernels.words(WIDEN_STEP);
+        float[] wide = FloatKernels.array(0, WIDEN_STEP);
+        int written = 0;
+        for (int r = 0; r < runs; r++) {
+            long from = start + r * stride;
+            for (int done = 0; done < length; done += WIDEN_STEP) {
+                int step = Math.min(WIDEN_STEP, length - done);
+                words.get(Math.toIntExact(from + done), raw, 0, step);
+                FloatKernels.widenBf16(raw, 0, wide, 0, step);
+                out.put(written, wide, 0, step);
+                written += step;
+            }
+        }
+        return slot[0];
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
     }
 
     /**

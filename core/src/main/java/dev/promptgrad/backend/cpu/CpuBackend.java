@@ -7,20 +7,24 @@ import dev.promptgrad.backend.KernelContract;
 import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
+import dev.promptgrad.safetensors.HalfFloats;
 import dev.promptgrad.tensor.Buffer;
 import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.ShortPointer;
 
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The fast CPU backend: float32 tensors in native memory, matrix products in OpenBLAS, everything else in
- * multi-threaded Java loops over rows. It runs F32 only ({@code supports(F64)} is false); float64 gradient
- * checks use the reference backend, which is also this backend's oracle in the contract suite.
+ * multi-threaded Java loops over rows. It computes in F32 only ({@code supports(F64)} is false; BF16 weights are
+ * stored and widened to float32 where a product or a gather reads them); float64 gradient checks use the reference
+ * backend, which is also this backend's oracle in the contract suite.
  *
  * <h2>Threading</h2>
  * Kernels are synchronous: each returns when its result is written. Two kinds of threads do the work, never
@@ -57,7 +61,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * process's resident memory at {@code org.bytedeco.javacpp.maxPhysicalBytes} (default: four times that); past
  * them an allocation fails with an {@link OutOfMemoryError} that says so. To hold bigger models raise them, e.g.
  * {@code -Dorg.bytedeco.javacpp.maxBytes=24g -Dorg.bytedeco.javacpp.maxPhysicalBytes=32g}, or raise {@code -Xmx}.
- * One buffer holds at most 2^31 − 1 floats (8 GiB). JavaCPP would still free a buffer whose owner was never
+ * BF16 buffers (frozen weights) are {@code ShortPointer}s of raw bfloat16 words; a product with a BF16 operand widens
+ * it in tiles of at most 4 MiB of floats per thread, scratch outside {@link #liveBytes()}.
+ * One buffer holds at most 2^31 − 1 elements (8 GiB of floats). JavaCPP would still free a buffer whose owner was never
  * closed once it becomes unreachable, but that is a leak to fix, and {@link #liveBytes()} keeps counting it.
  *
  * <h2>Options</h2>
@@ -125,7 +131,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public boolean supports(DType dtype) {
-        return dtype == DType.F32;
+        return dtype == DType.F32 || dtype == DType.BF16;
     }
 
     // ---- memory -------------------------------------------------------------------------------------
@@ -137,18 +143,19 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("allocate: " + elements + " floats for " + label + " exceed the CPU"
                     + " backend's limit of " + Integer.MAX_VALUE + " per buffer; split the tensor");
         }
-        FloatPointer pointer;
+        CpuBuffer buffer;
         try {
-            pointer = new FloatPointer(Math.max(1, elements));
+            buffer = dtype == DType.BF16
+                    ? CpuBuffer.ofBf16(this, new ShortPointer(Math.max(1, elements)), elements, label)
+                    : CpuBuffer.ofFloats(this, new FloatPointer(Math.max(1, elements)), elements, label);
         } catch (OutOfMemoryError e) {
-            OutOfMemoryError clear = new OutOfMemoryError("allocate: no native memory for " + elements * 4
+            OutOfMemoryError clear = new OutOfMemoryError("allocate: no native memory for " + elements * dtype.bytes
                     + " bytes of " + label + " (" + liveBytes() + " bytes live on this backend, JavaCPP total "
                     + Pointer.totalBytes() + " of maxBytes " + Pointer.maxBytes() + "); close unused owners, or"
                     + " raise -Dorg.bytedeco.javacpp.maxBytes and -Dorg.bytedeco.javacpp.maxPhysicalBytes");
             clear.initCause(e);
             throw clear;
         }
-        CpuBuffer buffer = new CpuBuffer(this, pointer, elements, label);
         liveBytes.addAndGet(buffer.bytes());
         return buffer;
     }
@@ -171,12 +178,24 @@ public final class CpuBackend implements Backend {
     @Override
     public void upload(float[] src, Tensor dst) {
         KernelContract.checkUpload(src.length, dst);
+        if (dst.dtype() == DType.BF16) {
+            short[] rounded = new short[src.length];
+            for (int i = 0; i < src.length; i++) rounded[i] = HalfFloats.floatToBf16(src[i]);
+            words(dst).put(at(dst), rounded, 0, rounded.length);
+            return;
+        }
         floats(dst).put(at(dst), src, 0, src.length);
     }
 
     @Override
     public void upload(double[] src, Tensor dst) {
         KernelContract.checkUpload(src.length, dst);
+        if (dst.dtype() == DType.BF16) {
+            float[] narrowed = new float[src.length];
+            for (int i = 0; i < src.length; i++) narrowed[i] = (float) src[i];
+            upload(narrowed, dst);
+            return;
+        }
         FloatBuffer d = floats(dst);
         int base = at(dst);
         for (int i = 0; i < src.length; i++) d.put(base + i, (float) src[i]);
@@ -186,6 +205,12 @@ public final class CpuBackend implements Backend {
     public float[] download(Tensor src) {
         KernelContract.checkDownload(src);
         float[] values = new float[(int) src.size()];
+        if (src.dtype() == DType.BF16) {
+            short[] raw = new short[values.length];
+            words(src).get(at(src), raw, 0, raw.length);
+            FloatKernels.widenBf16(raw, 0, values, 0, raw.length);
+            return values;
+        }
         floats(src).get(at(src), values, 0, values.length);
         return values;
     }
@@ -215,7 +240,8 @@ public final class CpuBackend implements Backend {
     public void copy(Tensor src, Tensor dst) {
         KernelContract.checkCopy(src, dst);
         if (src.size() == 0) return;
-        Pointer.memcpy(pointer(dst), pointer(src), src.size() * Float.BYTES);
+        Pointer.memcpy(own(dst.buffer(), "copy").elementAt(dst.offset()), own(src.buffer(), "copy").elementAt(src.offset()),
+                src.size() * src.dtype().bytes);
     }
 
     // ---- element-wise --------------------------------------------------------------------------------
@@ -663,8 +689,22 @@ public final class CpuBackend implements Backend {
     public void gather(Tensor table, int[] ids, Tensor out) {
         KernelContract.checkGather(table, ids, out);
         int dim = table.dim(1);   // table: (vocab, dim), out: (ids, dim)
-        FloatBuffer tf = floats(table), of = floats(out);
+        FloatBuffer of = floats(out);
         int to = at(table), oo = at(out);
+        if (table.dtype() == DType.BF16) {
+            ShortBuffer tw = words(table);
+            parallel.forRows(ids.length, 2L * dim, (r0, r1) -> {
+                short[] raw = FloatKernels.words(dim);
+                float[] row = FloatKernels.array(0, dim);
+                for (int r = r0; r < r1; r++) {
+                    tw.get(to + ids[r] * dim, raw, 0, dim);
+                    FloatKernels.widenBf16(raw, 0, row, 0, dim);
+                    of.put(oo + r * dim, row, 0, dim);
+                }
+            });
+            return;
+        }
+        FloatBuffer tf = floats(table);
         parallel.forRows(ids.length, dim, (r0, r1) -> {
             float[] row = FloatKernels.array(0, dim);
             for (int r = r0; r < r1; r++) {
@@ -758,13 +798,13 @@ public final class CpuBackend implements Backend {
         return own(t.buffer(), "cpu kernel").floats();
     }
 
+    private ShortBuffer words(Tensor t) {
+        return own(t.buffer(), "cpu kernel").words();
+    }
+
     /** The tensor's first element as an index into its buffer's float view. */
     private static int at(Tensor t) {
         return (int) t.offset();
-    }
-
-    private FloatPointer pointer(Tensor t) {
-        return own(t.buffer(), "cpu kernel").pointerAt(t.offset());
     }
 
     /** A parallel loop over [0, size) elements, in blocks of {@link #BLOCK}; {@code cost} is per element. */
