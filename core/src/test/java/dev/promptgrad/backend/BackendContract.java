@@ -483,6 +483,28 @@ public abstract class BackendContract {
         }
     }
 
+    /**
+     * A BF16 B [k, n] under many rows of C with a long k, as in the backward product through an output layer
+     * (k = vocab): a backend may walk the weight in blocks of rows, accumulating into C after the first block.
+     */
+    @Test
+    void gemmWithLongBf16WeightUnderManyRows() {
+        if (!backend.supports(DType.BF16)) return;
+        int m = 130, n = 300, k = 3500;
+        Random rnd = seeded("gemm bf16 long k", 0);
+        Twin weight = randomBf16(rnd, -1, 1, k, n);
+        for (boolean transA : new boolean[]{false, true}) {
+            Twin a = random(rnd, -1, 1, transA ? k : m, transA ? m : k), c = garbage(m, n);
+            Gemm g = Gemm.of(m, n, k, transA, false).scaled(0.5f, 0f);
+            run(x -> x.backend.gemm(g, x.pick(a), x.pick(weight), x.pick(c)));
+            check("gemm with a long BF16 B, m=" + m + " n=" + n + " k=" + k + " transA=" + transA + " over NaN", c,
+                    gemmTolerance(k));
+            Gemm accumulate = g.scaled(1f, -1f);
+            run(x -> x.backend.gemm(accumulate, x.pick(a), x.pick(weight), x.pick(c)));
+            check("gemm with a long BF16 B, beta=-1, transA=" + transA, c, gemmTolerance(k));
+        }
+    }
+
     /** A BF16 weight broadcast to a strided batch (stride 0), and a batch of BF16 matrices at an odd stride. */
     @Test
     void gemmStridedBatchWithBf16Weight() {

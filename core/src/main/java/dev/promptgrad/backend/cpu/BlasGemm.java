@@ -45,6 +45,12 @@ final class BlasGemm {
     /** Most floats one thread widens from a BF16 operand for one call of OpenBLAS: 4 MiB of scratch per thread. */
     static final int WIDEN_TILE = 1 << 20;
 
+    /**
+     * Rows of C per Java thread from which a product with a BF16 B [k, n] is tiled along k, each thread widening all
+     * of B: at 32 rows the widening is a few percent of a thread's multiply-adds.
+     */
+    static final int ROWS_PER_WIDENING = 32;
+
     /** Words widened per step of a run, so the per-thread Java arrays stay small. */
     private static final int WIDEN_STEP = 4096;
 
@@ -127,26 +133,44 @@ final class BlasGemm {
     }
 
     /**
-     * A product whose A or B is a BF16 weight (never both). C is cut along the weight's own dimension (its columns
-     * when the weight is B, its rows when it is A) into tiles of at most {@link #WIDEN_TILE} weight elements, at least
-     * two per Java thread when the product is worth spreading; each tile's slice of the weight is widened to float32
-     * in its thread's scratch and multiplied by the whole float operand in one {@code cblas_sgemm} (or
-     * {@code cblas_sgemv} for a single row of C) that writes its slice of C in place (ldc = n). The widening costs
-     * one pass over the weight per call, small against the product unless C has few rows (decoding one token).
+     * A product whose A or B is a BF16 weight (never both): the weight is widened to float32 in tiles of at most
+     * {@link #WIDEN_TILE} elements, each in its thread's scratch, and each tile goes to one {@code cblas_sgemm} (or
+     * {@code cblas_sgemv} for a single row of C) with leading dimensions that address the tile's slice of the
+     * operands in place. Two tilings:
+     * <ul>
+     *   <li>along k, when B [k, n] is the weight and C has many rows (a backward product through an output layer,
+     *       k = vocab): C's rows are split between the Java threads, and each thread walks B in contiguous row
+     *       blocks, C += A[:, k0:k1] · B[k0:k1, :] (the first block with the caller's beta). Each thread widens all
+     *       of B once, small against its rows' share of the multiply-adds;</li>
+     *   <li>along the weight's kept dimension otherwise (C's columns when B is the weight, its rows when A is): tiles
+     *       are split between the Java threads, each widening only its own slice, so a single row of C (decoding
+     *       one token) reads the weight once in all.</li>
+     * </ul>
      */
     private void runWidened(Gemm g, CpuBuffer a, long aOffset, CpuBuffer b, long bOffset, CpuBuffer c, long cOffset) {
         boolean weightIsB = b.dtype() == DType.BF16;
-        int kept = weightIsB ? g.n() : g.m();   // the weight's dimension that C keeps
         int threads = parallel.threads();
         long work = (long) g.m() * g.n() * g.k() * g.batch() * (g.m() == 1 ? ROW_PRODUCT_COST : 1);
         boolean javaThreads = threads > 1 && blasThreads == 1 && work >= MIN_SPREAD_WORK;
-        int width = Math.max(1, Math.min(WIDEN_TILE / g.k(), ceilDiv(kept, javaThreads ? 2 * threads : 1)));
-        if (width > COLUMN_ALIGN) width = Math.min(kept, ceilDiv(width, COLUMN_ALIGN) * COLUMN_ALIGN);
-        int tileWidth = width, tiles = ceilDiv(kept, width);
+        boolean alongK = weightIsB && !g.transB() && g.m() >= ROWS_PER_WIDENING * threads;
         synchronized (BLAS_LOCK) {
             if (openblas.blas_get_num_threads() != blasThreads) openblas.blas_set_num_threads(blasThreads);
             for (int i = 0; i < g.batch(); i++) {
                 int matrix = i;
+                if (alongK) {
+                    ParallelRows.Body rows = (from, to) -> rowsTimesWeightBlocks(g, matrix, a, aOffset, b, bOffset, c,
+                            cOffset, from, to);
+                    if (javaThreads) {
+                        parallel.forEveryRow(g.m(), 1, rows);
+                    } else {
+                        rows.run(0, g.m());
+                    }
+                    continue;
+                }
+                int kept = weightIsB ? g.n() : g.m();   // the weight's dimension that C keeps
+                int width = Math.max(1, Math.min(WIDEN_TILE / g.k(), ceilDiv(kept, javaThreads ? 2 * threads : 1)));
+                if (width > COLUMN_ALIGN) width = Math.min(kept, ceilDiv(width, COLUMN_ALIGN) * COLUMN_ALIGN);
+                int tileWidth = width, tiles = ceilDiv(kept, width);
                 ParallelRows.Body body = (from, to) -> {
                     for (int t = from; t < to; t++) {
                         int start = t * tileWidth, end = Math.min(kept, start + tileWidth);
@@ -163,6 +187,27 @@ final class BlasGemm {
                     body.run(0, tiles);
                 }
             }
+        }
+    }
+
+    /**
+     * Rows [m0, m1) of {@code C[i] = alpha · op(A[i]) · B[i] + beta · C[i]} for a BF16 B [k, n], walking B in blocks
+     * of whole rows: {@code C[m0:m1] (+)= alpha · op(A)[m0:m1, k0:k1] · B[k0:k1, :]}.
+     */
+    private static void rowsTimesWeightBlocks(Gemm g, int i, CpuBuffer a, long aOffset, CpuBuffer b, long bOffset,
+                                              CpuBuffer c, long cOffset, int m0, int m1) {
+        if (m1 <= m0) return;
+        int n = g.n(), k = g.k(), block = Math.max(1, WIDEN_TILE / n);
+        long aStart = aOffset + i * g.strideA(), bStart = bOffset + i * g.strideB();
+        FloatPointer y = c.pointerAt(cOffset + i * g.strideC() + (long) m0 * g.ldc());
+        for (int k0 = 0; k0 < k; k0 += block) {
+            int kt = Math.min(block, k - k0);
+            FloatPointer w = widen(b, bStart + (long) k0 * n, n, 1, kt * n);   // B[k0:k0+kt, :], [kt, n]
+            // element (m0, k0) of op(A): row m0, column k0 of A, or row k0, column m0 of the stored Aᵀ
+            long aAt = aStart + (g.transA() ? (long) k0 * g.lda() + m0 : (long) m0 * g.lda() + k0);
+            openblas.cblas_sgemm(openblas.CblasRowMajor, g.transA() ? openblas.CblasTrans : openblas.CblasNoTrans,
+                    openblas.CblasNoTrans, m1 - m0, n, kt, g.alpha(), a.pointerAt(aAt), g.lda(), w, n,
+                    k0 == 0 ? g.beta() : 1f, y, g.ldc());
         }
     }
 
