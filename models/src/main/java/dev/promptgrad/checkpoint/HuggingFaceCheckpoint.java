@@ -12,6 +12,7 @@ import dev.promptgrad.model.LanguageModel;
 import dev.promptgrad.model.Llama;
 import dev.promptgrad.model.LlamaConfig;
 import dev.promptgrad.model.WeightSpec;
+import dev.promptgrad.model.WeightStorage;
 import dev.promptgrad.safetensors.SafetensorsWriter;
 import dev.promptgrad.safetensors.TensorInfo;
 import dev.promptgrad.safetensors.TensorSource;
@@ -77,20 +78,28 @@ public final class HuggingFaceCheckpoint {
                 + " only safetensors weights are read (convert PyTorch .bin weights with the safetensors tools first)");
     }
 
-    /** Loads the model in {@code folder} onto {@code backend}; the model is named after the folder. */
+    /** Loads the model in {@code folder} onto {@code backend} in float32; the model is named after the folder. */
     public static LanguageModel load(Path folder, Backend backend) {
+        return load(folder, backend, WeightStorage.F32);
+    }
+
+    /** Loads the model in {@code folder} onto {@code backend}, its weights stored as {@code storage} says. */
+    public static LanguageModel load(Path folder, Backend backend, WeightStorage storage) {
+        storage.requireSupportedBy(backend);
         JsonObject config = readConfig(folder);
         String type = config.requireString("model_type");
         String name = String.valueOf(folder.toAbsolutePath().normalize().getFileName());
         switch (type) {
             case "gpt2" -> {
                 Gpt2Config c = sizes(config, () -> Gpt2Config.fromHuggingFace(config));
-                Weights weights = loadWeights(folder, backend, name, config, Gpt2.weightSpecs(c), c.tiedHead(), true);
+                Weights weights = loadWeights(folder, backend, name, config, Gpt2.weightSpecs(c), c.tiedHead(), true,
+                        storage);
                 return new Gpt2(name, c, weights);
             }
             case "llama", "mistral", "qwen2" -> {
                 LlamaConfig c = sizes(config, () -> LlamaConfig.fromHuggingFace(config));
-                Weights weights = loadWeights(folder, backend, name, config, Llama.weightSpecs(c), c.tiedHead(), false);
+                Weights weights = loadWeights(folder, backend, name, config, Llama.weightSpecs(c), c.tiedHead(), false,
+                        storage);
                 return new Llama(name, c, weights);
             }
             default -> throw new CheckpointException(config.source() + ": model_type '" + type + "' is not supported;"
@@ -153,7 +162,8 @@ public final class HuggingFaceCheckpoint {
     }
 
     private static Weights loadWeights(Path folder, Backend backend, String name, JsonObject config,
-                                       List<WeightSpec> specs, boolean tiedHead, boolean gpt2) {
+                                       List<WeightSpec> specs, boolean tiedHead, boolean gpt2,
+                                       WeightStorage storage) {
         Path file = weightsFile(folder);
         try (TensorSource source = TensorSource.open(file)) {
             UnaryOperator<String> fileName = gpt2 ? gpt2Names(source) : n -> n;
@@ -174,8 +184,8 @@ public final class HuggingFaceCheckpoint {
                                 + Arrays.toString(info.shape()) + " but " + config.source() + " needs "
                                 + Arrays.toString(spec.shape()));
                     }
-                    weights.put(spec.name(), FiniteWeights.require(source.readFloats(stored), info.file(), stored),
-                            spec.shape());
+                    weights.put(spec.name(), storage.dtypeFor(spec.shape(), info.dtype(), backend),
+                            FiniteWeights.require(source.readFloats(stored), info.file(), stored), spec.shape());
                 }
             } catch (RuntimeException e) {
                 weights.close();

@@ -4,6 +4,8 @@ import dev.promptgrad.backend.Backend;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.model.Llama;
 import dev.promptgrad.model.LlamaConfig;
+import dev.promptgrad.model.WeightStorage;
+import dev.promptgrad.safetensors.SafetensorsDType;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Weights;
 
@@ -108,15 +110,24 @@ public final class Llama2cCheckpoint {
         }
     }
 
-    /** Loads the checkpoint onto {@code backend}; the model is named after the file. */
+    /** Loads the checkpoint onto {@code backend} in float32; the model is named after the file. */
     public static Llama load(Path file, Backend backend) {
+        return load(file, backend, WeightStorage.F32);
+    }
+
+    /**
+     * Loads the checkpoint onto {@code backend}, its matrices stored as {@code storage} says (the file is float32, so
+     * AUTO keeps float32); the model is named after the file.
+     */
+    public static Llama load(Path file, Backend backend, WeightStorage storage) {
+        storage.requireSupportedBy(backend);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             Header header = readHeader(channel, file);
             LlamaConfig config = header.config();
             String name = String.valueOf(file.getFileName());
             Weights weights = new Weights(backend, name);
             try {
-                readWeights(new FloatReader(channel, file), header, weights);
+                readWeights(new FloatReader(channel, file, storage), header, weights);
             } catch (RuntimeException | IOException e) {
                 weights.close();
                 throw e;
@@ -148,7 +159,7 @@ public final class Llama2cCheckpoint {
                 Tensor source = e.getValue();
                 int heads = name.endsWith("self_attn.q_proj.weight") ? config.heads()
                         : name.endsWith("self_attn.k_proj.weight") ? config.kvHeads() : 0;
-                Tensor target = copy.allocate(name, source.shape());
+                Tensor target = copy.allocate(name, source.dtype(), source.shape());
                 if (heads == 0) {
                     backend.copy(source, target);
                 } else {
@@ -251,9 +262,12 @@ public final class Llama2cCheckpoint {
         private final ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
         private long position = HEADER_BYTES;
 
-        FloatReader(FileChannel channel, Path file) {
+        private final WeightStorage storage;
+
+        FloatReader(FileChannel channel, Path file, WeightStorage storage) {
             this.channel = channel;
             this.file = file;
+            this.storage = storage;
         }
 
         void into(Weights weights, String name, int... shape) throws IOException {
@@ -279,7 +293,8 @@ public final class Llama2cCheckpoint {
                 chunk.asFloatBuffer().get(values, filled, n);
                 filled += n;
             }
-            weights.put(name, FiniteWeights.require(values, file.toString(), name), shape);
+            weights.put(name, storage.dtypeFor(shape, SafetensorsDType.F32, weights.backend()),
+                    FiniteWeights.require(values, file.toString(), name), shape);
         }
 
         void skip(long floats) {

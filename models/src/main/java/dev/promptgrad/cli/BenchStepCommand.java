@@ -117,6 +117,9 @@ final class BenchStepCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         checkArguments();
@@ -207,14 +210,14 @@ final class BenchStepCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--kv-heads is for llama; gpt2 has as many key/value heads as heads");
             }
             return RandomModels.gpt2(new Gpt2Config(vocab, positions, dim, layers, heads, width, 1e-5,
-                    UnaryOp.GELU_TANH, true), backend, seed);
+                    UnaryOp.GELU_TANH, true), backend, seed, weights.storage);
         }
         if (dim % heads != 0) {
             throw new IllegalArgumentException("--dim " + dim + " is not divisible by --heads " + heads);
         }
         int kv = kvHeads != null ? kvHeads : heads;
         return RandomModels.llama(new LlamaConfig("llama", vocab, positions, dim, width, layers, heads, kv, dim / heads,
-                1e-5, 10000, RopeLayout.ROTATE_HALF, false, false, false, false), backend, seed);
+                1e-5, 10000, RopeLayout.ROTATE_HALF, false, false, false, false), backend, seed, weights.storage);
     }
 
     /** Random ids, no padding; labels on every token or on the last K of each sequence. */

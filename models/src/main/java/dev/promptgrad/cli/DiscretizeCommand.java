@@ -76,11 +76,14 @@ final class DiscretizeCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend)) {
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage)) {
             LanguageModel lm = source.model();
             PeftAdapter adapter = PeftAdapter.read(prompt).requireWidth(lm.dim(), lm.name());
             int rows = adapter.virtualTokens();

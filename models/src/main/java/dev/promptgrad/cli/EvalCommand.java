@@ -91,6 +91,9 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
@@ -112,7 +115,7 @@ final class EvalCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give --prompt or --hard-prompt, not both: each is evaluated beside no prompt");
         }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend);
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage);
              Scope scope = new Scope(backend, "eval")) {
             LanguageModel lm = source.model();
             Tensor softPrompt = null;

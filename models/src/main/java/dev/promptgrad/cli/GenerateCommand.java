@@ -113,12 +113,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         SamplingSettings sampling = new SamplingSettings(temperature, topK, topP, repetitionPenalty, seed);
         if (input.batch != null) return generateBatch(sampling);
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend);
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage);
              Scope scope = new Scope(backend, "generate")) {
             LanguageModel lm = source.model();
             Tensor softPrompt = null;
@@ -157,7 +160,7 @@ final class GenerateCommand implements Callable<Integer> {
         List<GenerationRequests.Line> lines = GenerationRequests.read(input.batch);
         PrintWriter out = spec.commandLine().getOut();
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend);
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage);
              Scope scope = new Scope(backend, "generate --batch")) {
             LanguageModel lm = source.model();
             Map<Path, Tensor> adapters = new HashMap<>();   // each adapter folder read once: (P, dim)

@@ -81,6 +81,9 @@ final class GradCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         Path outFolder = out.toAbsolutePath().getParent();
@@ -90,7 +93,7 @@ final class GradCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + " is a folder; name a file");
         PromptInit init = promptSource.init == null ? null : PromptInit.parse(promptSource.init);
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend);
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage);
              Scope scope = new Scope(backend, "grad");
              Workspace workspace = new Workspace(backend, "grad")) {
             LanguageModel lm = source.model();

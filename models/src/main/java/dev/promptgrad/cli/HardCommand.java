@@ -134,13 +134,16 @@ final class HardCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         checkFlags();
         PrintWriter progress = json ? spec.commandLine().getErr() : spec.commandLine().getOut();
         long started = System.nanoTime();
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend)) {
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage)) {
             LanguageModel lm = source.model();
             Tokenizer text = source.tokenizer();
             int room = lm.contextLength() - tokens;

@@ -60,6 +60,9 @@ final class InspectCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         if (top < 1) throw new IllegalArgumentException("--top must be at least 1, got " + top);
@@ -74,7 +77,7 @@ final class InspectCommand implements Callable<Integer> {
             return Main.OK;
         }
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend)) {
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage)) {
             LanguageModel lm = source.model();
             PeftAdapter adapter = PeftAdapter.read(prompt).requireWidth(lm.dim(), lm.name());
             PromptInspection.Report report = PromptInspection.inspect(adapter.embeddings(), adapter.virtualTokens(),

@@ -5,6 +5,7 @@ import dev.promptgrad.checkpoint.HuggingFaceCheckpoint;
 import dev.promptgrad.checkpoint.Llama2cCheckpoint;
 import dev.promptgrad.data.BosEosRule;
 import dev.promptgrad.model.LanguageModel;
+import dev.promptgrad.model.WeightStorage;
 import dev.promptgrad.tokenizer.Llama2cTokenizer;
 import dev.promptgrad.tokenizer.Tokenizer;
 
@@ -29,6 +30,11 @@ record ModelSource(Path path, LanguageModel model, Tokenizer tokenizer, BosEosRu
      * the folder's own, if any).
      */
     static ModelSource open(Path modelPath, Path tokenizerPath, Backend backend) {
+        return open(modelPath, tokenizerPath, backend, WeightStorage.F32);
+    }
+
+    /** As {@link #open(Path, Path, Backend)}, the model's weight matrices stored as {@code storage} says. */
+    static ModelSource open(Path modelPath, Path tokenizerPath, Backend backend, WeightStorage storage) {
         boolean folder = Files.isDirectory(modelPath);
         if (!folder && !Files.isRegularFile(modelPath)) {
             throw new IllegalArgumentException("--model " + modelPath + " does not exist; give a Hugging Face model folder"
@@ -41,7 +47,8 @@ record ModelSource(Path path, LanguageModel model, Tokenizer tokenizer, BosEosRu
         if (tokenizerPath != null && !Files.exists(tokenizerPath)) {
             throw new IllegalArgumentException("--tokenizer " + tokenizerPath + " does not exist");
         }
-        LanguageModel model = folder ? HuggingFaceCheckpoint.load(modelPath, backend) : Llama2cCheckpoint.load(modelPath, backend);
+        LanguageModel model = folder ? HuggingFaceCheckpoint.load(modelPath, backend, storage)
+                : Llama2cCheckpoint.load(modelPath, backend, storage);
         try {
             Path tokenizerSource = tokenizerPath;
             if (tokenizerSource == null && folder) tokenizerSource = Tokenizer.locate(modelPath);

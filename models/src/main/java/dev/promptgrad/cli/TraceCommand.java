@@ -69,6 +69,9 @@ final class TraceCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     /** One row of the trace; a norm is null where no gradient flows (constants) or none applies. */
     private record Stage(String name, int[] shape, Double promptRowsNorm, Double norm) {
     }
@@ -92,7 +95,7 @@ final class TraceCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (Backend backend = common.openBackend(spec.commandLine().getErr());
-             ModelSource source = ModelSource.open(model, tokenizer, backend);
+             ModelSource source = ModelSource.open(model, tokenizer, backend, weights.storage);
              Scope scope = new Scope(backend, "trace");
              Workspace workspace = new Workspace(backend, "trace")) {
             LanguageModel lm = source.model();

@@ -187,6 +187,9 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
 
+    @Mixin
+    WeightsOption weights;
+
     @Override
     public Integer call() {
         TrainingConfig config = configuration();
@@ -233,7 +236,7 @@ final class TrainCommand implements Callable<Integer> {
                                          TrainingProgress progress, AtomicBoolean stop) {
         Path modelPath = Path.of(config.baseModel());
         Path tokenizerPath = config.tokenizer() == null ? null : Path.of(config.tokenizer());
-        try (ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend)) {
+        try (ModelSource source = ModelSource.open(modelPath, tokenizerPath, backend, weights.storage)) {
             LanguageModel lm = source.model();
             int room = lm.contextLength() - config.virtualTokens();
             if (room < 1) {

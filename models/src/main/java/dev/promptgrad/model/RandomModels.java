@@ -2,6 +2,7 @@ package dev.promptgrad.model;
 
 import dev.promptgrad.backend.Backend;
 import dev.promptgrad.ops.CrossEntropy;
+import dev.promptgrad.safetensors.SafetensorsDType;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Weights;
 
@@ -27,9 +28,15 @@ public final class RandomModels {
 
     /** A GPT-2 of {@code config}'s shape; the model owns the weights it allocates on {@code backend}. */
     public static Gpt2 gpt2(Gpt2Config config, Backend backend, long seed) {
+        return gpt2(config, backend, seed, WeightStorage.F32);
+    }
+
+    /** As {@link #gpt2(Gpt2Config, Backend, long)}, the matrices stored as {@code storage} says (AUTO: float32). */
+    public static Gpt2 gpt2(Gpt2Config config, Backend backend, long seed, WeightStorage storage) {
+        storage.requireSupportedBy(backend);
         Weights weights = new Weights(backend, "random gpt2");
         try {
-            fill(weights, Gpt2.weightSpecs(config), seed);
+            fill(weights, Gpt2.weightSpecs(config), seed, storage);
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -39,9 +46,15 @@ public final class RandomModels {
 
     /** A Llama (or Mistral, Qwen2) of {@code config}'s shape. */
     public static Llama llama(LlamaConfig config, Backend backend, long seed) {
+        return llama(config, backend, seed, WeightStorage.F32);
+    }
+
+    /** As {@link #llama(LlamaConfig, Backend, long)}, the matrices stored as {@code storage} says (AUTO: float32). */
+    public static Llama llama(LlamaConfig config, Backend backend, long seed, WeightStorage storage) {
+        storage.requireSupportedBy(backend);
         Weights weights = new Weights(backend, "random " + config.modelType());
         try {
-            fill(weights, Llama.weightSpecs(config), seed);
+            fill(weights, Llama.weightSpecs(config), seed, storage);
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -67,10 +80,11 @@ public final class RandomModels {
         return new TokenBatch(size, tokens, ids, null, labels);
     }
 
-    private static void fill(Weights weights, List<WeightSpec> specs, long seed) {
+    private static void fill(Weights weights, List<WeightSpec> specs, long seed, WeightStorage storage) {
         SplittableRandom random = new SplittableRandom(seed);
         for (WeightSpec spec : specs) {
-            Tensor t = weights.allocate(spec.name(), spec.shape());
+            Tensor t = weights.allocate(spec.name(),
+                    storage.dtypeFor(spec.shape(), SafetensorsDType.F32, weights.backend()), spec.shape());
             String name = spec.name();
             if (spec.shape().length == 1) {
                 boolean scale = !name.endsWith(".bias");   // LayerNorm/RMSNorm weights
