@@ -5,6 +5,7 @@ import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.model.Gpt2;
 import dev.promptgrad.model.Gpt2Config;
 import dev.promptgrad.model.RandomModels;
+import dev.promptgrad.model.WeightStorage;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +25,11 @@ final class BenchModels {
     /** A random GPT-2-small-shaped model on {@code backend}, the same for the same seed. */
     static Gpt2 gpt2Small(Backend backend, long seed) {
         return RandomModels.gpt2(GPT2_SMALL, backend, seed);
+    }
+
+    /** As {@link #gpt2Small(Backend, long)}, its matrices stored as {@code storage} says. */
+    static Gpt2 gpt2Small(Backend backend, long seed, WeightStorage storage) {
+        return RandomModels.gpt2(GPT2_SMALL, backend, seed, storage);
     }
 
     /** ../shared/models/stories260K/stories260K.bin, found by walking up from the working directory. */

@@ -10,6 +10,7 @@ import dev.promptgrad.generate.GenerationSettings;
 import dev.promptgrad.generate.Generator;
 import dev.promptgrad.generate.RecomputingDecoder;
 import dev.promptgrad.model.LanguageModel;
+import dev.promptgrad.model.WeightStorage;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -28,7 +29,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Greedy generation of {@link #TOKENS} tokens from BOS on the CPU backend, with the KV cache
  * ({@link CachedDecoder}) and by recomputing the whole sequence each step ({@link RecomputingDecoder}), on the
- * real stories260K checkpoint and on a random GPT-2-small-shaped model. Time per generation;
+ * real stories260K checkpoint and on a random GPT-2-small-shaped model, with float32 or bfloat16 weight matrices.
+ * Time per generation;
  * {@link BenchmarkReport} turns it into tokens/s.
  */
 @State(org.openjdk.jmh.annotations.Scope.Benchmark)
@@ -47,6 +49,10 @@ public class GenerationBenchmark {
     @Param({"true", "false"})
     public boolean kvCache;
 
+    /** Storage of the weight matrices ({@code --weights}): float32, or bfloat16 widened in every product. */
+    @Param({"f32", "bf16"})
+    public String weights;
+
     private Backend backend;
     private LanguageModel languageModel;
     private final GenerationSettings settings = GenerationSettings.greedy(TOKENS);
@@ -55,8 +61,8 @@ public class GenerationBenchmark {
     public void setUp() {
         backend = new CpuBackend();
         languageModel = model.equals("stories260K")
-                ? Llama2cCheckpoint.load(BenchModels.stories260K(), backend)
-                : BenchModels.gpt2Small(backend, 42);
+                ? Llama2cCheckpoint.load(BenchModels.stories260K(), backend, WeightStorage.parse(weights))
+                : BenchModels.gpt2Small(backend, 42, WeightStorage.parse(weights));
     }
 
     @Benchmark

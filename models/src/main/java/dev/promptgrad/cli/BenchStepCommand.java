@@ -166,11 +166,18 @@ final class BenchStepCommand implements Callable<Integer> {
             TimingBackend.Kernel allocate = kernels.get("allocate");
             Result result = new Result(median(stepMillis), min(stepMillis), max(stepMillis), median(cpuMillis), flops,
                     mlp.flops() / (median(sgemmMillis) * 1e6), rows, labelledRows(), firstLoss, lastLoss,
-                    allocate == null ? 0 : allocate.calls(), peakResidentBytes(), kernels,
+                    allocate == null ? 0 : allocate.calls(), peakResidentBytes(), weightBytes(model), kernels,
                     timing.gemmsByShape(), profiled);
             print(result, width, mlp);
         }
         return Main.OK;
+    }
+
+    /** Bytes the model's weights occupy on the backend, as stored (two per element of a BF16 matrix). */
+    private static long weightBytes(LanguageModel model) {
+        long bytes = 0;
+        for (Tensor w : model.weights().all().values()) bytes += w.size() * w.dtype().bytes;
+        return bytes;
     }
 
     private void checkArguments() {
@@ -244,7 +251,7 @@ final class BenchStepCommand implements Callable<Integer> {
     private record Result(double medianMillis, double minMillis, double maxMillis, double cpuMillis, long flops,
                           double sgemmGflops,
                           int rows, int labelledRows, double firstLoss, double lastLoss, long allocations,
-                          long peakResidentBytes, Map<String, TimingBackend.Kernel> kernels,
+                          long peakResidentBytes, long weightBytes, Map<String, TimingBackend.Kernel> kernels,
                           Map<String, TimingBackend.Kernel> gemmShapes, int profiledSteps) {
 
         double gflops() {
@@ -285,6 +292,8 @@ final class BenchStepCommand implements Callable<Integer> {
             o.put("sgemm", Map.of("m", mlp.m(), "k", mlp.k(), "n", mlp.n(), "gflops_per_s", r.sgemmGflops));
             o.put("sgemm_fraction", r.gflops() / r.sgemmGflops);
             o.put("peak_rss_bytes", r.peakResidentBytes);
+            o.put("weights", weights.storage.cliName());
+            o.put("weight_bytes", r.weightBytes);
             o.put("allocations_after_warmup", r.allocations);
             o.put("loss_first", r.firstLoss);
             o.put("loss_last", r.lastLoss);
@@ -309,6 +318,7 @@ final class BenchStepCommand implements Callable<Integer> {
         out.printf("FLOPs/step: %.2f G issued (GEMMs); achieved %.1f GFLOP/s%n", r.flops / 1e9, r.gflops());
         out.printf("sgemm %d×%d×%d (M×K×N) in this process: %.1f GFLOP/s; the step reaches %.0f%% of it%n",
                 mlp.m(), mlp.k(), mlp.n(), r.sgemmGflops, 100 * r.gflops() / r.sgemmGflops);
+        out.printf("weights: %.1f MiB (--weights %s)%n", r.weightBytes / 1048576.0, weights.storage.cliName());
         out.printf("peak resident memory: %s%n", r.peakResidentBytes < 0 ? "unknown (no /proc/self/status)"
                 : String.format("%.0f MiB", r.peakResidentBytes / 1048576.0));
         out.printf("loss: %.4f first, %.4f last; backend allocations after warm-up: %d%n", r.firstLoss, r.lastLoss,
