@@ -42,6 +42,12 @@ inline double __longlong_as_double(long long bits) {
     return value;
 }
 
+inline float __uint_as_float(unsigned bits) {
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
 namespace pg_emulator {
 
 constexpr int WARP_SIZE = 32;

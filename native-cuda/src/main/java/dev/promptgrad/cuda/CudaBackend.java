@@ -7,6 +7,7 @@ import dev.promptgrad.backend.KernelContract;
 import dev.promptgrad.backend.RopeFrequencies;
 import dev.promptgrad.backend.RopeLayout;
 import dev.promptgrad.backend.UnaryOp;
+import dev.promptgrad.safetensors.HalfFloats;
 import dev.promptgrad.tensor.Buffer;
 import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Tensor;
@@ -19,14 +20,16 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.ShortPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * The CUDA backend: the same float32 kernels as the CPU backend, on one NVIDIA GPU. Matrix products are cuBLAS
  * strided-batched SGEMMs (row-major products expressed once in cuBLAS's column-major terms, see
- * {@link ColumnMajorGemm}); every other kernel is CUDA C++ from the {@code .cu} resources, compiled at first use by
- * NVRTC for this GPU's own sm_XY and cached for the process. Element-wise results and row reductions are computed
- * in double and rounded once, as on the CPU, so the contract suite holds both to the same tolerances.
+ * {@link ColumnMajorGemm}; a BF16 weight operand is widened to float32 first, see {@link WidenedWeightGemm}); every
+ * other kernel is CUDA C++ from the {@code .cu} resources, compiled at first use by NVRTC for this GPU's own sm_XY
+ * and cached for the process. Element-wise results and row reductions are computed in double and rounded once, as
+ * on the CPU, so the contract suite holds both to the same tolerances.
  *
  * <h2>Execution</h2>
  * All work goes to one CUDA stream, in call order; kernels return before the GPU has run them. {@code download},
@@ -43,16 +46,22 @@ import org.bytedeco.javacpp.SizeTPointer;
  * {@link #liveBytes()} counts the bytes of buffers not yet released (the contract's number, comparable to
  * {@code torch.cuda.memory_allocated}); {@link #reservedBytes()} adds the cache ({@code memory_reserved}); both
  * have peaks. cuBLAS's own workspace and the CUDA context are not counted. {@link #close()} frees everything.
+ * A product with a BF16 weight widens it into scratch from the same allocator, at most {@link #WIDEN_TILE_BYTES}
+ * (64 MiB) per tile of the weight, given back to the cache when the call returns; it counts in
+ * {@link #reservedBytes()}, not in {@link #liveBytes()}.
  *
  * <h2>Precision</h2>
- * float32 throughout. {@link Options#tf32()} lets cuBLAS use TF32 tensor cores for the matrix products only
+ * float32 arithmetic throughout. BF16 is a storage type for frozen weights only: BF16 tensors hold raw bfloat16
+ * words (uploads round to nearest, ties to even; downloads widen exactly), a matrix product takes one as its A or B
+ * and a gather as its table, each widening the words exactly to float32 on the device, and every other kernel
+ * refuses them. {@link Options#tf32()} lets cuBLAS use TF32 tensor cores for the matrix products only
  * (10-bit mantissa inputs, float32 accumulation: about 1e-3 relative error, faster on Ampere and newer); the
  * contract suite runs without it. The environment variable {@code NVIDIA_TF32_OVERRIDE=0} disables TF32 globally.
  *
  * <h2>Requirements</h2>
  * An NVIDIA driver for CUDA 13, the CUDA 13 runtime, cuBLAS and NVRTC libraries on the library path (or
  * {@code org.bytedeco:cuda-platform-redist} on the class path), and a GPU of compute capability 7.5 or newer;
- * {@link CudaAvailability} says which is missing. Only F32 tensors ({@code supports(F64)} is false).
+ * {@link CudaAvailability} says which is missing. F32 and BF16 tensors ({@code supports(F64)} is false).
  */
 public final class CudaBackend implements Backend {
 
@@ -79,6 +88,8 @@ public final class CudaBackend implements Backend {
     static final int ROW_THREADS = 256;
     /** The most threads per block of cross-entropy and argmax, whose rows are vocabularies. */
     static final int VOCAB_THREADS = 512;
+    /** The most float32 scratch one tile of a widened BF16 weight takes (beyond it only when k alone exceeds it). */
+    static final long WIDEN_TILE_BYTES = 64L << 20;
 
     private final Options options;
     private final CudaAvailability.Report device;
@@ -92,6 +103,7 @@ public final class CudaBackend implements Backend {
     private final KernelLaunch launcher;
     private final FloatPointer alpha = new FloatPointer(1);   // cuBLAS reads these host values during the call
     private final FloatPointer beta = new FloatPointer(1);
+    private final long widenTileBytes;        // WIDEN_TILE_BYTES, or a test's smaller cap
     private long liveBytes;       // guarded by this
     private long peakLiveBytes;   // guarded by this
     private boolean closed;       // guarded by this
@@ -107,6 +119,16 @@ public final class CudaBackend implements Backend {
      * Throws {@link BackendUnavailableException} with the one-line reason when CUDA is not usable here.
      */
     public CudaBackend(Options options) {
+        this(options, WIDEN_TILE_BYTES);
+    }
+
+    /** As {@link #CudaBackend(Options)}, widening BF16 weights in tiles of at most {@code widenTileBytes}. */
+    CudaBackend(Options options, long widenTileBytes) {
+        if (widenTileBytes < Float.BYTES || widenTileBytes / Float.BYTES > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("CudaBackend: a widening tile of " + widenTileBytes + " bytes must hold"
+                    + " 1 to 2^31 − 1 floats");
+        }
+        this.widenTileBytes = widenTileBytes;
         CudaAvailability.Report report = CudaAvailability.probe();
         if (!report.usable()) throw new BackendUnavailableException("device cuda is not usable: " + report.reason());
         if (options.device() >= report.devices()) {
@@ -177,7 +199,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public boolean supports(DType dtype) {
-        return dtype == DType.F32;
+        return dtype == DType.F32 || dtype == DType.BF16;
     }
 
     /** Compiles and loads every kernel now instead of at first use (e.g. so a benchmark's warm-up excludes NVRTC). */
@@ -192,8 +214,8 @@ public final class CudaBackend implements Backend {
     public synchronized Buffer allocate(DType dtype, long elements, String label) {
         KernelContract.checkAllocate(this, dtype, elements, label);
         enter();
-        long bytes = Math.multiplyExact(elements, (long) Float.BYTES);
-        CudaBuffer buffer = new CudaBuffer(this, allocator.allocate(bytes, label), elements, label);
+        long bytes = Math.multiplyExact(elements, (long) dtype.bytes);
+        CudaBuffer buffer = new CudaBuffer(this, dtype, allocator.allocate(bytes, label), elements, label);
         liveBytes += bytes;
         peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
         return buffer;
@@ -247,16 +269,24 @@ public final class CudaBackend implements Backend {
         KernelContract.checkUpload(src.length, dst);
         enter();
         if (src.length == 0) return;
-        FloatPointer host = new FloatPointer(src);
+        Pointer host;
+        if (dst.dtype() == DType.BF16) {
+            short[] rounded = new short[src.length];
+            for (int i = 0; i < src.length; i++) rounded[i] = HalfFloats.floatToBf16(src[i]);
+            host = new ShortPointer(rounded);
+        } else {
+            host = new FloatPointer(src);
+        }
         try {
             // pageable source: the call returns once the driver has staged the data, so the host copy may go
-            CudaStatus.check(cudart.cudaMemcpyAsync(at(dst), host, (long) src.length * Float.BYTES,
+            CudaStatus.check(cudart.cudaMemcpyAsync(at(dst), host, (long) src.length * dst.dtype().bytes,
                     cudart.cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync(host to " + dst + ")");
         } finally {
             host.deallocate();
         }
     }
 
+    /** Narrows to float first; into BF16 the floats are then rounded as {@link #upload(float[], Tensor)} does. */
     @Override
     public void upload(double[] src, Tensor dst) {
         KernelContract.checkUpload(src.length, dst);
@@ -271,18 +301,26 @@ public final class CudaBackend implements Backend {
         enter();
         float[] values = new float[(int) src.size()];
         if (values.length == 0) return values;
-        FloatPointer host = new FloatPointer(values.length);
+        boolean bf16 = src.dtype() == DType.BF16;
+        Pointer host = bf16 ? new ShortPointer(values.length) : new FloatPointer(values.length);
         try {
-            CudaStatus.check(cudart.cudaMemcpyAsync(host, at(src), (long) values.length * Float.BYTES,
+            CudaStatus.check(cudart.cudaMemcpyAsync(host, at(src), (long) values.length * src.dtype().bytes,
                     cudart.cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(" + src + " to host)");
             waitForStream("download of " + src);
-            host.get(values);
+            if (bf16) {
+                short[] words = new short[values.length];
+                ((ShortPointer) host).get(words);
+                for (int i = 0; i < words.length; i++) values[i] = HalfFloats.bf16ToFloat(words[i]);
+            } else {
+                ((FloatPointer) host).get(values);
+            }
         } finally {
             host.deallocate();
         }
         return values;
     }
 
+    /** Exact for both dtypes: F32 and BF16 values are floats. */
     @Override
     public double[] downloadDouble(Tensor src) {
         float[] values = download(src);
@@ -303,7 +341,7 @@ public final class CudaBackend implements Backend {
         KernelContract.checkCopy(src, dst);
         enter();
         if (src.size() == 0) return;
-        CudaStatus.check(cudart.cudaMemcpyAsync(at(dst), at(src), src.size() * Float.BYTES,
+        CudaStatus.check(cudart.cudaMemcpyAsync(at(dst), at(src), src.size() * src.dtype().bytes,
                 cudart.cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(" + src + " to " + dst + ")");
         afterLaunch("copy to " + dst);
     }
@@ -422,18 +460,52 @@ public final class CudaBackend implements Backend {
             flat(Kernel.SCALE_BATCHED, matrix * g.batch(), address(c), matrix, g.strideC(), g.batch(), g.beta());
             return;
         }
-        ColumnMajorGemm cm = ColumnMajorGemm.of(g);
         alpha.put(g.alpha());
         beta.put(g.beta());
+        if (a.dtype() == DType.BF16 || b.dtype() == DType.BF16) {
+            gemmWidened(g, a, b, c);
+            return;
+        }
         // Cᵀ = op(B)ᵀ · op(A)ᵀ in column-major terms: B first, A second
+        sgemm(ColumnMajorGemm.of(g), address(b), address(a), address(c), g.toString());
+    }
+
+    /**
+     * A product whose A or B is a BF16 weight: each step of its {@link WidenedWeightGemm} plan widens a tile of the
+     * weight into one scratch block, then multiplies it in one SGEMM that writes the tile's slice of C. The steps
+     * reuse the block in stream order, and it goes back to the allocator's cache when the last one is queued.
+     */
+    private void gemmWidened(Gemm g, Tensor a, Tensor b, Tensor c) {
+        boolean weightIsB = b.dtype() == DType.BF16;
+        Tensor weight = weightIsB ? b : a, operand = weightIsB ? a : b;
+        WidenedWeightGemm plan = WidenedWeightGemm.plan(g, weightIsB, widenTileBytes / Float.BYTES);
+        CachingAllocator.Block scratch = allocator.allocate(plan.scratch() * Float.BYTES,
+                "cuda backend: " + weight + " widened to float32");
+        try {
+            for (WidenedWeightGemm.Step step : plan.steps()) {
+                flat(Kernel.WIDEN_BF16, step.widened(), address(weight, step.weightOffset()), scratch.address(),
+                        step.widened(), step.runLength(), (long) step.runs(), step.runStride(), step.matrixStride());
+                long widened = scratch.address(), other = address(operand, step.floatOffset());
+                // Cᵀ = op(B)ᵀ · op(A)ᵀ in column-major terms: B first, A second
+                sgemm(step.gemm(), weightIsB ? widened : other, weightIsB ? other : widened,
+                        address(c, step.cOffset()), g + " with BF16 " + (weightIsB ? "B" : "A"));
+            }
+        } finally {
+            allocator.release(scratch);
+        }
+    }
+
+    /** One cublasSgemmStridedBatched of {@code cm} with the backend's alpha and beta, on device addresses. */
+    private void sgemm(ColumnMajorGemm cm, long first, long second, long c, String what) {
+        String call = "cublasSgemmStridedBatched(" + what + ")";
         CudaStatus.checkCublas(cublas.cublasSgemmStridedBatched(cublasHandle,
                 cm.transFirst() ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N,
                 cm.transSecond() ? cublas.CUBLAS_OP_T : cublas.CUBLAS_OP_N,
                 cm.m(), cm.n(), cm.k(), alpha,
-                floats(b), cm.ldFirst(), cm.strideFirst(),
-                floats(a), cm.ldSecond(), cm.strideSecond(), beta,
-                floats(c), cm.ldc(), cm.strideC(), cm.batch()), "cublasSgemmStridedBatched(" + g + ")");
-        afterLaunch("cublasSgemmStridedBatched(" + g + ")");
+                floatsAt(first), cm.ldFirst(), cm.strideFirst(),
+                floatsAt(second), cm.ldSecond(), cm.strideSecond(), beta,
+                floatsAt(c), cm.ldc(), cm.strideC(), cm.batch()), call);
+        afterLaunch(call);
     }
 
     // ---- attention pieces --------------------------------------------------------------------------------
@@ -509,7 +581,8 @@ public final class CudaBackend implements Backend {
         if (total == 0) return;
         CachingAllocator.Block idBlock = uploadInts(ids, "gather ids");
         try {
-            flat(Kernel.GATHER, total, address(table), idBlock.address(), address(out), total, dim);
+            flat(table.dtype() == DType.BF16 ? Kernel.GATHER_BF16 : Kernel.GATHER, total, address(table),
+                    idBlock.address(), address(out), total, dim);
         } finally {
             allocator.release(idBlock);
         }
@@ -707,6 +780,11 @@ public final class CudaBackend implements Backend {
         return own(t.buffer(), "cuda kernel").addressOf(t.offset());
     }
 
+    /** The device address of the tensor's element {@code element} (counted in its own dtype). */
+    private long address(Tensor t, long element) {
+        return own(t.buffer(), "cuda kernel").addressOf(t.offset() + element);
+    }
+
     /** As {@link #address}, or 0 (a null pointer in the kernel) for an absent optional tensor. */
     private long addressOrNull(Tensor t) {
         return t == null ? 0L : address(t);
@@ -716,8 +794,8 @@ public final class CudaBackend implements Backend {
         return new NativeAddress(address(t));
     }
 
-    private FloatPointer floats(Tensor t) {
-        return new FloatPointer(at(t));
+    private static FloatPointer floatsAt(long address) {
+        return new FloatPointer(new NativeAddress(address));
     }
 
     /** The driver's CUdevice handle of device {@code index}. */

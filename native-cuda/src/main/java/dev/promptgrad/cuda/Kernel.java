@@ -25,6 +25,7 @@ enum Kernel {
     UNARY_BACKWARD(KernelSource.ELEMENTWISE, "unary_backward_f32", PTR, PTR, PTR, I64, I32),
     SWIGLU(KernelSource.ELEMENTWISE, "swiglu_f32", PTR, PTR, PTR, I64),
     SWIGLU_BACKWARD(KernelSource.ELEMENTWISE, "swiglu_backward_f32", PTR, PTR, PTR, PTR, PTR, I64),
+    WIDEN_BF16(KernelSource.ELEMENTWISE, "widen_bf16", PTR, PTR, I64, I32, I64, I64, I64),
     // norm.cu
     LAYER_NORM(KernelSource.NORM, "layer_norm_f32", PTR, PTR, PTR, PTR, PTR, PTR, I32, F64),
     LAYER_NORM_BACKWARD(KernelSource.NORM, "layer_norm_backward_f32", PTR, PTR, PTR, PTR, PTR, PTR, I32),
@@ -37,6 +38,7 @@ enum Kernel {
     PERMUTE(KernelSource.ATTENTION, "permute_f32", PTR, PTR, I64, I32, I32, I32, I64, I64, I64, I64),
     // loss.cu
     GATHER(KernelSource.LOSS, "gather_f32", PTR, PTR, PTR, I64, I32),
+    GATHER_BF16(KernelSource.LOSS, "gather_bf16", PTR, PTR, PTR, I64, I32),
     CROSS_ENTROPY(KernelSource.LOSS, "cross_entropy_f32", PTR, PTR, PTR, PTR, I32, F64),
     ARGMAX(KernelSource.LOSS, "argmax_f32", PTR, PTR, I32);
 

@@ -1,5 +1,6 @@
-// Element-wise kernels of the Backend SPI (fill, add, scale, activations, SwiGLU) and the column sums of sumRows.
-// Each element is computed in double from float inputs and rounded to float once, as the CPU backend does.
+// Element-wise kernels of the Backend SPI (fill, add, scale, activations, SwiGLU), the column sums of sumRows, and
+// the widening of BF16 weight slices to float32 scratch for cuBLAS. Each element is computed in double from float
+// inputs and rounded to float once, as the CPU backend does.
 // Flat kernels walk their n elements with a grid-stride loop, so any grid size covers any n.
 // Activation codes (the `op` argument) follow dev.promptgrad.cuda.CudaBackend: 0 GELU_TANH, 1 GELU_ERF, 2 SILU.
 
@@ -59,6 +60,18 @@ extern "C" __global__ void scale_batched_f32(float* c, long long size, long long
     PG_GRID_STRIDE_LOOP(i, size * batch) {
         float* element = c + (i / size) * stride + i % size;
         *element = beta == 0.0f ? 0.0f : beta * *element;
+    }
+}
+
+// dst = a slice of a BF16 weight widened exactly to float32: `total` = matrices · runs · runLength words, matrix j's
+// run r starting at word j · matrixStride + r · runStride of src, written back to back. A bfloat16 word is the top
+// half of its float's bits. PyTorch: dst = src[...].float()
+extern "C" __global__ void widen_bf16(const unsigned short* src, float* dst, long long total, int runLength,
+                                      long long runs, long long runStride, long long matrixStride) {
+    PG_GRID_STRIDE_LOOP(i, total) {
+        long long run = i / runLength;   // over all matrices
+        long long word = run / runs * matrixStride + run % runs * runStride + i % runLength;
+        dst[i] = __uint_as_float((unsigned) src[word] << 16);
     }
 }
 

@@ -1,5 +1,6 @@
-// Embeddings and the loss: the gather of table rows, the fused cross-entropy (per-row loss plus dLogits) and the
-// row argmax. The cross-entropy and argmax give one thread block to one row; its sums run in double.
+// Embeddings and the loss: the gather of table rows (float32, or BF16 weights widened exactly), the fused
+// cross-entropy (per-row loss plus dLogits) and the row argmax. The cross-entropy and argmax give one thread block to
+// one row; its sums run in double.
 #include "block_reduce.cuh"
 
 // out[r, c] = table[ids[r], c] for `total` = rows · dim elements. PyTorch: out = table[ids]
@@ -7,6 +8,15 @@ extern "C" __global__ void gather_f32(const float* table, const int* ids, float*
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
          i += (long long) gridDim.x * blockDim.x) {
         out[i] = table[(long long) ids[i / dim] * dim + i % dim];
+    }
+}
+
+// As gather_f32 from a BF16 table: each word is the top half of its float's bits. PyTorch: out = table[ids].float()
+extern "C" __global__ void gather_bf16(const unsigned short* table, const int* ids, float* out, long long total,
+                                       int dim) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
+         i += (long long) gridDim.x * blockDim.x) {
+        out[i] = __uint_as_float((unsigned) table[(long long) ids[i / dim] * dim + i % dim] << 16);
     }
 }
 

@@ -32,7 +32,8 @@ class ColumnMajorGemmTest {
                     double[] b = random(rnd, (int) (Math.max(strideB * (batch - 1), 0) + (long) k * n));
                     double[] c = random(rnd, (int) (strideC * batch));
                     double[] expected = rowMajor(g, a, b, c.clone());
-                    double[] actual = columnMajorCublasModel(ColumnMajorGemm.of(g), g.alpha(), g.beta(), b, a, c.clone());
+                    double[] actual = columnMajorCublasModel(ColumnMajorGemm.of(g), g.alpha(), g.beta(), b, 0, a, 0,
+                            c.clone(), 0);
                     assertArrayEquals(expected, actual, 0, "m=" + m + " n=" + n + " k=" + k + " transA=" + transA
                             + " transB=" + transB);
                 }
@@ -60,7 +61,7 @@ class ColumnMajorGemmTest {
     }
 
     /** C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b], row-major, straight from Gemm's definition. */
-    private static double[] rowMajor(Gemm g, double[] a, double[] b, double[] c) {
+    static double[] rowMajor(Gemm g, double[] a, double[] b, double[] c) {
         for (int batch = 0; batch < g.batch(); batch++) {
             for (int i = 0; i < g.m(); i++) {
                 for (int j = 0; j < g.n(); j++) {
@@ -80,12 +81,14 @@ class ColumnMajorGemmTest {
 
     /**
      * cuBLAS's cublasSgemmStridedBatched as documented: column-major, element (r, s) of a matrix with leading
-     * dimension ld at r + s·ld; C = alpha·op(X)·op(Y) + beta·C with op(X) m×k and op(Y) k×n.
+     * dimension ld at r + s·ld; C = alpha·op(X)·op(Y) + beta·C with op(X) m×k and op(Y) k×n. X, Y and C start at
+     * elements {@code xAt}, {@code yAt} and {@code cAt} of their arrays (a pointer into a tensor).
      */
-    private static double[] columnMajorCublasModel(ColumnMajorGemm cm, double alpha, double beta, double[] x, double[] y,
-                                                   double[] c) {
+    static double[] columnMajorCublasModel(ColumnMajorGemm cm, double alpha, double beta, double[] x, long xAt,
+                                           double[] y, long yAt, double[] c, long cAt) {
         for (int batch = 0; batch < cm.batch(); batch++) {
-            long xBase = batch * cm.strideFirst(), yBase = batch * cm.strideSecond(), cBase = batch * cm.strideC();
+            long xBase = xAt + batch * cm.strideFirst(), yBase = yAt + batch * cm.strideSecond();
+            long cBase = cAt + batch * cm.strideC();
             for (int r = 0; r < cm.m(); r++) {
                 for (int s = 0; s < cm.n(); s++) {
                     double sum = 0;
@@ -102,7 +105,7 @@ class ColumnMajorGemmTest {
         return c;
     }
 
-    private static double[] random(Random rnd, int n) {
+    static double[] random(Random rnd, int n) {
         double[] v = new double[n];
         for (int i = 0; i < n; i++) v[i] = rnd.nextInt(17) - 8;   // small integers: every sum is exact
         return v;

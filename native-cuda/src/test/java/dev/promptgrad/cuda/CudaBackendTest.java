@@ -4,6 +4,7 @@ import dev.promptgrad.backend.Gemm;
 import dev.promptgrad.backend.ReferenceBackend;
 import dev.promptgrad.backend.UnaryOp;
 import dev.promptgrad.backend.cpu.CpuBackend;
+import dev.promptgrad.tensor.DType;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -21,9 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * What the contract suite does not cover and only a GPU can show: TF32 as an explicit option, NVRTC's log in a
- * compilation error, the caching allocator's reuse and peaks on a device, thread switches, close, and a
- * GPT-2-sized cross-entropy. Skipped, with the reason, where no GPU is usable.
+ * What the contract suite does not cover and only a GPU can show: TF32 as an explicit option (with a BF16 weight
+ * too), NVRTC's log in a compilation error, the caching allocator's reuse and peaks on a device, the bounded scratch
+ * of a BF16 weight widened in tiles, thread switches, close, and a GPT-2-sized cross-entropy. Skipped, with the
+ * reason, where no GPU is usable.
  */
 @ExtendWith(RequiresCuda.class)
 class CudaBackendTest {
@@ -59,6 +61,93 @@ class CudaBackendTest {
         assertTrue(tf32Error < 2e-2, "TF32 GEMM error " + tf32Error);
         assertTrue(tf32Error > maxRelativeError(fp32, exact), "TF32 should round inputs to 10 mantissa bits (error "
                 + tf32Error + "); did cublasSetMathMode take effect?");
+    }
+
+    @Test
+    void tf32WithABf16WeightLoosensTheProductAsMuchAsWithFloatWeights() {
+        int m = 64, n = 256, k = 1024;
+        float[] x = random(m * k, 4), w = random(n * k, 5);
+        Gemm g = Gemm.of(m, n, k, false, true);   // x · wᵀ, w (n, k) a BF16 weight
+        double[] exact;
+        try (ReferenceBackend reference = new ReferenceBackend(); Scope s = new Scope(reference, "exact")) {
+            Tensor c = s.allocate(m, n);
+            reference.gemm(g, s.of(x, m, k), bf16(s, w, n, k), c);
+            exact = reference.downloadDouble(c);
+        }
+        float[] fp32 = weightProduct(new CudaBackend(new CudaBackend.Options(0, false, false)), g, x, w);
+        float[] tf32 = weightProduct(new CudaBackend(new CudaBackend.Options(0, true, false)), g, x, w);
+        assertTrue(maxRelativeError(fp32, exact) < 1e-5, "float32 GEMM error " + maxRelativeError(fp32, exact));
+        double tf32Error = maxRelativeError(tf32, exact);
+        assertTrue(tf32Error < 2e-2, "TF32 GEMM error with a BF16 weight " + tf32Error);
+        assertTrue(tf32Error > maxRelativeError(fp32, exact), "TF32 should round the float operand to 10 mantissa bits"
+                + " (error " + tf32Error + ")");
+    }
+
+    private static float[] weightProduct(CudaBackend backend, Gemm g, float[] x, float[] w) {
+        try (backend; Scope s = new Scope(backend, "gemm")) {
+            Tensor c = s.allocate(g.m(), g.n());
+            backend.gemm(g, s.of(x, g.m(), g.k()), bf16(s, w, g.n(), g.k()), c);
+            return backend.download(c);
+        }
+    }
+
+    /** {@code values} rounded to a BF16 tensor of the scope's backend. */
+    private static Tensor bf16(Scope s, float[] values, int... shape) {
+        Tensor t = s.allocate(DType.BF16, shape);
+        s.backend().upload(values, t);
+        return t;
+    }
+
+    /**
+     * A BF16 weight of 12 800 elements (50 KiB as floats) under a 16 KiB widening cap: each product is right, the
+     * scratch never exceeds one tile, and it is back in the allocator's cache when gemm returns. Shapes: the weight as
+     * B (transposed, like an LM head), as A (transposed), and a batch of BF16 A matrices at a padded stride.
+     */
+    @Test
+    void aBf16WeightLargerThanOneTileIsWidenedInBoundedScratchThatIsGivenBack() {
+        long cap = 16 << 10;
+        int k = 64, kept = 200, m = 9;
+        Gemm[] gemms = {
+            Gemm.of(m, kept, k, false, true),                                                       // x · Wᵀ
+            Gemm.of(kept, m, k, true, false),                                                       // Wᵀ · x
+            new Gemm(3, kept, m, k, false, false, (long) kept * k + 5, (long) k * m, (long) kept * m, 1f, 0f),
+        };
+        boolean[] weightIsB = {true, false, false};
+        try (CudaBackend cuda = new CudaBackend(CudaBackend.Options.defaults(), cap);
+             ReferenceBackend reference = new ReferenceBackend()) {
+            for (int i = 0; i < gemms.length; i++) {
+                Gemm g = gemms[i];
+                int weightSize = (int) ((g.batch() - 1) * (weightIsB[i] ? g.strideB() : g.strideA()) + (long) kept * k);
+                int operandSize = g.batch() * m * k;
+                float[] w = random(weightSize, 10 + i), x = random(operandSize, 20 + i);
+                double[] expected;
+                try (Scope s = new Scope(reference, "exact")) {
+                    Tensor c = s.allocate(g.batch() * g.m() * g.n());
+                    Tensor weight = bf16(s, w, weightSize), operand = s.of(x, operandSize);
+                    reference.gemm(g, weightIsB[i] ? operand : weight, weightIsB[i] ? weight : operand, c);
+                    expected = reference.downloadDouble(c);
+                }
+                try (Scope s = new Scope(cuda, "tiled")) {
+                    Tensor c = s.allocate(g.batch() * g.m() * g.n());
+                    Tensor weight = bf16(s, w, weightSize), operand = s.of(x, operandSize);
+                    cuda.synchronize();
+                    cuda.releaseCachedMemory();
+                    cuda.resetPeakMemory();
+                    long live = cuda.liveBytes(), reserved = cuda.reservedBytes();
+                    cuda.gemm(g, weightIsB[i] ? operand : weight, weightIsB[i] ? weight : operand, c);
+                    float[] actual = cuda.download(c);
+                    String what = g + " with a BF16 " + (weightIsB[i] ? "B" : "A");
+                    assertTrue(maxRelativeError(actual, expected) < 1e-5, what + ": error " + maxRelativeError(actual, expected));
+                    assertEquals(live, cuda.liveBytes(), what + ": live bytes");
+                    long scratch = cuda.peakReservedBytes() - reserved;
+                    assertTrue(scratch > 0 && scratch <= CachingAllocator.sizeClass(cap), what + ": " + scratch
+                            + " bytes of scratch for a cap of " + cap + " (the whole weight would take "
+                            + 4L * kept * k + ")");
+                    assertTrue(cuda.releaseCachedMemory() >= scratch, what + ": the scratch went back to the cache");
+                    assertEquals(reserved, cuda.reservedBytes(), what + ": nothing but the tensors is still reserved");
+                }
+            }
+        }
     }
 
     private static float[] product(CudaBackend backend, float[] a, float[] b, int m, int n, int k) {
