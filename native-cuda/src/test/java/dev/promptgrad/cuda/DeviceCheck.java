@@ -33,7 +33,8 @@ public final class DeviceCheck {
             "dev.promptgrad.model.ScoredRowsLossTest", "dev.promptgrad.model.KeyPositionsTest",
             "dev.promptgrad.model.RandomModelsTest", "dev.promptgrad.encoder.BertGoldenTest",
             "dev.promptgrad.generate.Stories260KTest", "dev.promptgrad.generate.DecodingTest",
-            "dev.promptgrad.hard.PromptObjectiveTest", "dev.promptgrad.hard.VocabularyIndexTest");
+            "dev.promptgrad.hard.PromptObjectiveTest", "dev.promptgrad.hard.VocabularyIndexTest",
+            "dev.promptgrad.model.Bf16WeightsTest");
 
     public static void main(String[] args) {
         System.out.println("CUDA probe: " + CudaAvailability.probe().describe());
