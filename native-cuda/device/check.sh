@@ -3,7 +3,8 @@
 # native-cuda/device/dist/promptgrad-device.tar.gz (made by prepare.sh; the machine has no Java and no network):
 #   1. the CUDA backend's tests with the packed Java runtime: the contract suite against the reference backend,
 #      the GPU-only backend tests, the GPT-2 golden fixture on CUDA and the cpu|cuda|auto selection;
-#   2. our prompt-tuning step (PromptStepBenchmark) and PyTorch + PEFT's (torch_step.py) on GPT-2-small and
+#   2. our prompt-tuning step (DeviceStepBenchmark: the step `promptgrad train` runs, with float32 weights, and
+#      with bfloat16 weights on the first shape) and PyTorch + PEFT's (torch_step.py) on GPT-2-small and
 #      GPT-2-medium shapes, batch 8, 512 tokens, 20 virtual tokens, fp32 and TF32;
 #   3. one Markdown table of ms/step, tokens/s and peak device memory, then our step's time per kernel on
 #      GPT-2-small (every kernel waited for), written to $OUT/results.md and printed last.
@@ -85,9 +86,12 @@ fi
 
 if wants promptgrad; then
 echo "== 2/3 step benchmark: promptgrad on CUDA"
-[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
-timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" \
-  dev.promptgrad.cuda.PromptStepBenchmark --device cuda "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
+[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
+  "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
+# the same step with bfloat16 weight matrices, on the first shape only (device time is short)
+timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
+  "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --weights bf16 --out "$OUT/results.jsonl" >> "$OUT/bench-promptgrad.txt" 2>&1 || status=1
 tail -n 20 "$OUT/bench-promptgrad.txt"
 fi
 
@@ -101,7 +105,7 @@ fi
 if wants profile; then
 echo "== 2/3 where our step's time goes (GPT-2-small shape, every kernel waited for)"
 rm -f "$OUT/profile.md"
-timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.cuda.PromptStepBenchmark --device cuda \
+timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
   --models "${MODELS%%,*}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}" --tokens "${BENCH_TOKENS:-512}" \
   --virtual 20 --warmup 1 --steps 2 --profile "$OUT/profile.md" > "$OUT/bench-profile.txt" 2>&1 || status=1
 tail -n 5 "$OUT/bench-profile.txt"

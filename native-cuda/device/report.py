@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the device check's one Markdown table from the JSON lines PromptStepBenchmark and torch_step.py append:
+"""Builds the device check's one Markdown table from the JSON lines DeviceStepBenchmark and torch_step.py append:
 per model shape and precision, each framework's ms/step, tokens/s and peak device memory, and promptgrad's speed
 relative to PyTorch + PEFT. Adds the test stage's verdict and the machine. Standard library only; prints to stdout.
 """
@@ -8,6 +8,7 @@ import json
 import os
 
 FRAMEWORKS = ("promptgrad", "pytorch+peft")
+OPTIONAL = ("promptgrad bf16 weights",)   # rows shown when present, compared with PyTorch too
 
 
 def mib(value):
@@ -49,7 +50,7 @@ def main():
     parser.add_argument("--environment", required=True)
     parser.add_argument("--models", default="gpt2-small,gpt2-medium", help="the shapes expected in the table")
     parser.add_argument("--precisions", default="fp32,tf32")
-    parser.add_argument("--profile", help="PromptStepBenchmark --profile's tables, appended when present")
+    parser.add_argument("--profile", help="DeviceStepBenchmark --profile's tables, appended when present")
     args = parser.parse_args()
     results = read_results(args.results)
 
@@ -68,18 +69,20 @@ def main():
     missing = []
     for model in args.models.split(","):
         for precision in args.precisions.split(","):
-            pair = {f: results.get((model, precision, f)) for f in FRAMEWORKS}
-            ratio = ""
-            if all(pair.values()):
-                ratio = f"{pair['pytorch+peft']['ms_per_step'] / pair['promptgrad']['ms_per_step']:.2f}×"
-            for framework in FRAMEWORKS:
+            pair = {f: results.get((model, precision, f)) for f in FRAMEWORKS + OPTIONAL}
+            torch = pair["pytorch+peft"]
+            for framework in FRAMEWORKS + OPTIONAL:
                 r = pair[framework]
                 if r is None:
-                    missing.append(f"{model} {precision} {framework}")
+                    if framework in FRAMEWORKS:
+                        missing.append(f"{model} {precision} {framework}")
                     continue
+                ratio = ""
+                if framework != "pytorch+peft" and torch:
+                    ratio = f"{torch['ms_per_step'] / r['ms_per_step']:.2f}×"
                 print(f"| {model} | {precision} | {framework} | {r['ms_per_step']:.1f} | {r['tokens_per_s']:,.0f}"
                       f" | {mib(r['peak_allocated_bytes'])} | {mib(r['peak_reserved_bytes'])}"
-                      f" | {r['first_loss']:.3f} → {r['last_loss']:.3f} | {ratio if framework == 'promptgrad' else ''} |")
+                      f" | {r['first_loss']:.3f} → {r['last_loss']:.3f} | {ratio} |")
     print()
     attention = next((r.get("attention") for r in results.values() if r["framework"] == "pytorch+peft"), "unknown")
     shapes = sorted({(r["batch"], r["tokens"], r["virtual_tokens"]) for r in results.values()})
@@ -87,10 +90,12 @@ def main():
     print(shape[0].upper() + shape[1:] + "; random weights; a step is forward, loss, backward to the"
           " prompt and the AdamW update, each waiting for the GPU. tokens/s counts the batch's text tokens."
           " Peaks are over the timed steps, after warm-up. Peak allocated: promptgrad's live tensor bytes (weights,"
-          " step workspace, prompt) against torch.cuda.max_memory_allocated(); reserved adds each caching"
-          " allocator's free blocks. Speed vs PyTorch"
-          " above 1× means promptgrad is faster. PyTorch's attention implementation: " + str(attention) + ";"
-          " promptgrad's attention stores the full score and probability matrices.")
+          " step workspace, prompt) against torch.cuda.max_memory_allocated(); reserved (PyTorch only) adds its"
+          " caching allocator's free blocks. promptgrad's step is the one `promptgrad train` runs (the models"
+          " module's fused GPT-2 layers); 'bf16 weights' stores the weight matrices as bfloat16 and widens them to"
+          " float32 in every product. Speed vs PyTorch above 1× means promptgrad is faster. PyTorch's attention"
+          " implementation: " + str(attention) + "; promptgrad's attention stores the full score and probability"
+          " matrices.")
     if missing:
         print()
         print("Missing (the stage failed or timed out; see the logs in $OUT): " + ", ".join(missing))

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""PyTorch + PEFT's prompt-tuning step on the GPU, the reference for promptgrad's PromptStepBenchmark.
+"""PyTorch + PEFT's prompt-tuning step on the GPU, the reference for promptgrad's DeviceStepBenchmark.
 
 For each model shape and precision: GPT2LMHeadModel built from transformers' GPT2Config (random weights, its
 own initialisation, dropout 0 as promptgrad has none) wrapped by PEFT's PROMPT_TUNING for CAUSAL_LM, a batch of
 random token ids that are also the labels, AdamW on the prompt. One step is forward with labels, backward,
 optimizer.step() and zero_grad(), timed on the wall clock after warm-up steps with the GPU synchronised. Peak
 memory is torch.cuda.max_memory_allocated() / max_memory_reserved() over the timed steps (weights included).
-Appends one JSON line per configuration to --out, the format report.py reads beside PromptStepBenchmark's.
+Appends one JSON line per configuration to --out, the format report.py reads beside DeviceStepBenchmark's.
 Runs on the device machine only (it needs CUDA, torch, transformers and peft); it is not part of the build.
 """
 import argparse
@@ -63,7 +63,7 @@ def run(model_name, precision, batch, tokens, virtual, warmup, steps):
     for _ in range(warmup - 1):
         step()
     torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()  # peaks of the timed steps, as PromptStepBenchmark measures them
+    torch.cuda.reset_peak_memory_stats()  # peaks of the timed steps, as DeviceStepBenchmark measures them
     last = first
     start = time.perf_counter()
     for _ in range(steps):

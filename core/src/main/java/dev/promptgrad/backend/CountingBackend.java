@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * A decorator that runs every call on another backend and counts it: calls per kernel, and each GEMM's
- * shape and FLOPs. Tests and benchmarks use it to show what a backward pass costs (a frozen weight adds
+ * A decorator that runs every call on another backend and counts it: calls per kernel, each GEMM's
+ * shape and FLOPs, and the peak of live bytes. Tests and benchmarks use it to show what a backward pass costs (a frozen weight adds
  * no GEMM). It is not thread-safe and changes no result. Closing it closes the backend it wraps.
  */
 public final class CountingBackend implements Backend {
@@ -19,6 +19,7 @@ public final class CountingBackend implements Backend {
     private final Map<String, Long> callsByKernel = new TreeMap<>();
     private final List<Gemm> gemms = new ArrayList<>();
     private long gemmFlops;
+    private long peakLiveBytes;   // the largest delegate.liveBytes() seen right after an allocation
 
     public CountingBackend(Backend delegate) {
         this.delegate = delegate;
@@ -54,11 +55,17 @@ public final class CountingBackend implements Backend {
         return List.copyOf(gemms);
     }
 
-    /** Zeroes every count. */
+    /** The most bytes live on the wrapped backend after any allocation since the last reset (or since creation). */
+    public long peakLiveBytes() {
+        return Math.max(peakLiveBytes, delegate.liveBytes());
+    }
+
+    /** Zeroes every count; the live-byte peak restarts from what is live now. */
     public void reset() {
         callsByKernel.clear();
         gemms.clear();
         gemmFlops = 0;
+        peakLiveBytes = delegate.liveBytes();
     }
 
     private void count(String kernel) {
@@ -78,7 +85,9 @@ public final class CountingBackend implements Backend {
     @Override
     public Buffer allocate(DType dtype, long elements, String label) {
         count("allocate");
-        return delegate.allocate(dtype, elements, label);
+        Buffer buffer = delegate.allocate(dtype, elements, label);
+        peakLiveBytes = Math.max(peakLiveBytes, delegate.liveBytes());
+        return buffer;
     }
 
     @Override

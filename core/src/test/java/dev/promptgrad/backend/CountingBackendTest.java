@@ -9,7 +9,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The counting decorator counts each call once, sums GEMM FLOPs, resets, and leaves results unchanged. */
+/** The counting decorator counts each call once, sums GEMM FLOPs, tracks the live-byte peak, resets, and leaves results unchanged. */
 class CountingBackendTest {
 
     @Test
@@ -37,6 +37,26 @@ class CountingBackendTest {
             assertEquals(0, backend.gemmFlops());
             assertEquals(0, backend.calls("add"));
             assertEquals(backend.delegate().liveBytes(), backend.liveBytes());
+        }
+    }
+
+    @Test
+    void peakLiveBytesIsTheMostEverLiveAndRestartsAtReset() {
+        try (CountingBackend backend = new CountingBackend(new ReferenceBackend());
+             Scope kept = new Scope(backend, "kept")) {
+            kept.allocate(10);                                   // 40 bytes as F32
+            try (Scope shortLived = new Scope(backend, "transient")) {
+                shortLived.allocate(100);
+                shortLived.allocate(50);
+            }
+            assertEquals(40, backend.liveBytes());
+            assertEquals(40 + 400 + 200, backend.peakLiveBytes(), "the peak outlives the scope that made it");
+            backend.reset();
+            assertEquals(40, backend.peakLiveBytes(), "after reset the peak is what is live");
+            try (Scope again = new Scope(backend, "again")) {
+                again.allocate(5);
+            }
+            assertEquals(60, backend.peakLiveBytes());
         }
     }
 }

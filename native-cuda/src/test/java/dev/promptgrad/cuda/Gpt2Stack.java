@@ -22,7 +22,8 @@ import java.util.SplittableRandom;
 
 /**
  * GPT-2 (Hugging Face's GPT2LMHeadModel, tied head, gelu_new) with a PEFT soft prompt, written with core's ops for
- * the device check: the golden-fixture test and the prompt-tuning step benchmark run it on the CPU and on CUDA.
+ * the device check: the golden-fixture test runs it on the CPU and on CUDA (the step benchmark uses the models
+ * module's GPT-2 itself, see models' DeviceStepBenchmark).
  * It is test code standing in for the models module's GPT-2, with Hugging Face's weight names; no tokenizer,
  * cache or generation.
  */
@@ -30,8 +31,6 @@ final class Gpt2Stack implements AutoCloseable {
 
     /** The sizes of a GPT-2 (n_embd, n_layer, n_head, …); the MLP is 4·dim wide. */
     record Shape(String name, int vocab, int positions, int dim, int layers, int heads, double eps) {
-        static final Shape SMALL = new Shape("gpt2-small", 50257, 1024, 768, 12, 12, 1e-5);
-        static final Shape MEDIUM = new Shape("gpt2-medium", 50257, 1024, 1024, 24, 16, 1e-5);
 
         int hidden() {
             return 4 * dim;
