@@ -61,10 +61,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * process's resident memory at {@code org.bytedeco.javacpp.maxPhysicalBytes} (default: four times that); past
  * them an allocation fails with an {@link OutOfMemoryError} that says so. To hold bigger models raise them, e.g.
  * {@code -Dorg.bytedeco.javacpp.maxBytes=24g -Dorg.bytedeco.javacpp.maxPhysicalBytes=32g}, or raise {@code -Xmx}.
- * BF16 buffers (frozen weights) are {@code ShortPointer}s of raw bfloat16 words; a product with a BF16 operand widens
- * it in tiles of at most 4 MiB of floats per thread, scratch outside {@link #liveBytes()}.
- * One buffer holds at most 2^31 − 1 elements (8 GiB of floats). JavaCPP would still free a buffer whose owner was never
- * closed once it becomes unreachable, but that is a leak to fix, and {@link #liveBytes()} keeps counting it.
+ * BF16 buffers (frozen weights) are {@code ShortPointer}s of raw bfloat16 words; a product with a BF16 operand
+ * widens it in tiles of at most 4 MiB of floats per thread, scratch outside {@link #liveBytes()}. One buffer holds at
+ * most 2^31 − 1 elements (8 GiB of floats). JavaCPP would still free a buffer whose owner was never closed once it
+ * becomes unreachable, but that is a leak to fix, and {@link #liveBytes()} keeps counting it.
  *
  * <h2>Options</h2>
  * {@code new CpuBackend()} uses {@link Runtime#availableProcessors()} Java threads and one OpenBLAS thread;
@@ -240,8 +240,9 @@ public final class CpuBackend implements Backend {
     public void copy(Tensor src, Tensor dst) {
         KernelContract.checkCopy(src, dst);
         if (src.size() == 0) return;
-        Pointer.memcpy(own(dst.buffer(), "copy").elementAt(dst.offset()), own(src.buffer(), "copy").elementAt(src.offset()),
-                src.size() * src.dtype().bytes);
+        Pointer to = own(dst.buffer(), "copy").elementAt(dst.offset());
+        Pointer from = own(src.buffer(), "copy").elementAt(src.offset());
+        Pointer.memcpy(to, from, src.size() * src.dtype().bytes);
     }
 
     // ---- element-wise --------------------------------------------------------------------------------
