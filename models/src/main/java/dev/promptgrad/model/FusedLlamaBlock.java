@@ -118,23 +118,23 @@ final class FusedLlamaBlock implements Function {
         backend.rope(qHeads, positions, rope.frequencies(), rope.layout(), false, qHeads);
         backend.rope(kHeads, positions, rope.frequencies(), rope.layout(), false, kHeads);
         // PyTorch: probs = softmax(q @ repeat_kv(k).transpose(2, 3) / sqrt(D) + causal and padding masks)
-        for (int b = 0; b < batch; b++) {
-            for (int g = 0; g < kvHeads; g++) {
-                backend.gemm(perQueryHead(group, queries, length, headSize, false, true, (long) length * headSize,
-                                (long) queries * length), groupRows(qHeads, b, g, group, first, queries),
-                        kHeads.select(b).select(g), groupOf(probs, b, g, group));
+        if (first == 0) {
+            backend.gemm(perKvHead(batch * kvHeads, group * length, length, headSize, false, true), qHeads, kHeads,
+                    probs);
+        } else {
+            for (int b = 0; b < batch; b++) {
+                for (int g = 0; g < kvHeads; g++) {
+                    backend.gemm(perQueryHead(group, queries, length, headSize, false, true, (long) length * headSize,
+                                    (long) queries * length), groupRows(qHeads, b, g, group, first, queries),
+                            kHeads.select(b).select(g), groupOf(probs, b, g, group));
+                }
             }
         }
         backend.softmax(probs, 1 / Math.sqrt(headSize), true, keyMask, probs);
         // PyTorch: out = (probs @ repeat_kv(v)).transpose(1, 2).reshape(B, T, H * D)
         Tensor contextHeads = tape.allocate(batch, heads, queries, headSize);
-        for (int b = 0; b < batch; b++) {
-            for (int g = 0; g < kvHeads; g++) {
-                backend.gemm(perQueryHead(group, queries, headSize, length, false, false, (long) queries * length,
-                                (long) queries * headSize), groupOf(probs, b, g, group), vHeads.select(b).select(g),
-                        groupOf(contextHeads, b, g, group));
-            }
-        }
+        backend.gemm(perKvHead(batch * kvHeads, group * queries, headSize, length, false, false), probs, vHeads,
+                contextHeads);
         Tensor context = tape.allocate(batch, queries, heads, headSize);
         backend.permute(contextHeads, new int[]{0, 2, 1, 3}, context);
         // PyTorch (HF LlamaDecoderLayer): x1 = hidden_states + self.o_proj(out), the residual and bias first
@@ -176,6 +176,16 @@ final class FusedLlamaBlock implements Function {
         } else if (base != out) {
             backend.copy(base, out);
         }
+    }
+
+    /**
+     * One product per key/value head of every batch entry, {@code count} of them, with the rows of its {@code group}
+     * query heads stacked: a [batch, heads, rows, …] tensor seen as [batch · kvHeads, group · rows, …], which is
+     * contiguous because a group's heads are neighbours. Each operand advances by one such matrix per product
+     * (C[p] = op(A[p])·op(B[p]), all dense), so all of a layer's heads take one strided-batched GEMM.
+     */
+    private static Gemm perKvHead(int count, int m, int n, int k, boolean transA, boolean transB) {
+        return Gemm.batched(count, m, n, k, transA, transB);
     }
 
     /**
@@ -239,38 +249,34 @@ final class FusedLlamaBlock implements Function {
         Tensor dQHeads = tape.allocate(batch, heads, length, headSize);
         Tensor dKHeads = tape.allocate(batch, kvHeads, length, headSize);
         Tensor dVHeads = tape.allocate(batch, kvHeads, length, headSize);
-        Gemm dVOne = Gemm.of(length, headSize, queries, true, false);
-        Gemm dVMore = dVOne.scaled(1f, 1f);
-        for (int b = 0; b < batch; b++) {
-            for (int g = 0; g < kvHeads; g++) {
-                // (6) dProbs = dContext·Vᵀ for each query head of the group
-                backend.gemm(perQueryHead(group, queries, length, headSize, false, true, (long) queries * headSize,
-                        (long) queries * length), groupOf(dContextHeads, b, g, group), vHeads.select(b).select(g),
-                        groupOf(dScores, b, g, group));
-                // (7) dV = Σ over the group's query heads of probsᵀ·dContext
-                for (int i = 0; i < group; i++) {
-                    int head = g * group + i;
-                    backend.gemm(i == 0 ? dVOne : dVMore, probs.select(b).select(head),
-                            dContextHeads.select(b).select(head), dVHeads.select(b).select(g));
-                }
-            }
-        }
+        int pairs = batch * kvHeads;   // (batch entry, key/value head) pairs, each with its group's rows stacked
+        // (6) dProbs = dContext·Vᵀ for each query head of each group
+        backend.gemm(perKvHead(pairs, group * queries, length, headSize, false, true), dContextHeads, vHeads, dScores);
+        // (7) dV = Σ over the group's query heads of probsᵀ·dContext: the stacked rows are the sum's k
+        backend.gemm(perKvHead(pairs, length, headSize, group * queries, true, false), probs, dContextHeads, dVHeads);
         // (8) dScores = scale · probs · (dProbs − Σ probs·dProbs), in place
         backend.softmaxBackward(probs, dScores, scale, dScores);
-        Gemm dKOne = Gemm.of(length, headSize, queries, true, false);
-        Gemm dKMore = dKOne.scaled(1f, 1f);
-        for (int b = 0; b < batch; b++) {
-            if (first > 0) backend.fill(dQHeads.select(b), 0);
-            for (int g = 0; g < kvHeads; g++) {
-                // (9) dQ = dScores·K at the output positions (0 before them), for each query head of the group
-                backend.gemm(new Gemm(group, queries, headSize, length, false, false, (long) queries * length, 0,
-                                (long) length * headSize, 1f, 0f), groupOf(dScores, b, g, group),
-                        kHeads.select(b).select(g), groupRows(dQHeads, b, g, group, first, queries));
-                // (10) dK = Σ over the group's query heads of dScoresᵀ·Q (Q at the output positions)
-                for (int i = 0; i < group; i++) {
-                    int head = g * group + i;
-                    backend.gemm(i == 0 ? dKOne : dKMore, dScores.select(b).select(head),
-                            qHeads.select(b).select(head).slice(first, length), dKHeads.select(b).select(g));
+        if (first == 0) {
+            // (9) dQ = dScores·K, (10) dK = Σ over the group's query heads of dScoresᵀ·Q, stacked as in (7)
+            backend.gemm(perKvHead(pairs, group * length, headSize, length, false, false), dScores, kHeads, dQHeads);
+            backend.gemm(perKvHead(pairs, length, headSize, group * length, true, false), dScores, qHeads, dKHeads);
+        } else {
+            // the same at the output positions only: a group's query rows are no longer one block, so per (b, g)
+            Gemm dKOne = Gemm.of(length, headSize, queries, true, false);
+            Gemm dKMore = dKOne.scaled(1f, 1f);
+            for (int b = 0; b < batch; b++) {
+                backend.fill(dQHeads.select(b), 0);
+                for (int g = 0; g < kvHeads; g++) {
+                    // (9) dQ = dScores·K at the output positions (0 before them), for each query head of the group
+                    backend.gemm(new Gemm(group, queries, headSize, length, false, false, (long) queries * length, 0,
+                                    (long) length * headSize, 1f, 0f), groupOf(dScores, b, g, group),
+                            kHeads.select(b).select(g), groupRows(dQHeads, b, g, group, first, queries));
+                    // (10) dK = Σ over the group's query heads of dScoresᵀ·Q (Q at the output positions)
+                    for (int i = 0; i < group; i++) {
+                        int head = g * group + i;
+                        backend.gemm(i == 0 ? dKOne : dKMore, dScores.select(b).select(head),
+                                qHeads.select(b).select(head).slice(first, length), dKHeads.select(b).select(g));
+                    }
                 }
             }
         }
