@@ -60,6 +60,18 @@ public final class HalfFloats {
         return Float.intBitsToFloat((bf16 & 0xFFFF) << 16);
     }
 
+    /** {@code dst[dstFrom + i] = bf16ToFloat(src[srcFrom + i])} for i < n: a run of BF16 words widened. */
+    public static void bf16ToFloats(short[] src, int srcFrom, float[] dst, int dstFrom, int n) {
+        for (int i = 0; i < n; i++) dst[dstFrom + i] = bf16ToFloat(src[srcFrom + i]);
+    }
+
+    /** The BF16 words nearest to {@code values}, each as {@link #floatToBf16} rounds it. */
+    public static short[] floatsToBf16(float[] values) {
+        short[] words = new short[values.length];
+        for (int i = 0; i < values.length; i++) words[i] = floatToBf16(values[i]);
+        return words;
+    }
+
     /** The BF16 nearest to {@code value}, ties to even; NaN stays a quiet NaN. */
     public static short floatToBf16(float value) {
         int bits = Float.floatToRawIntBits(value);

@@ -129,4 +129,21 @@ class HalfFloatsTest {
         assertEquals((short) 0xFF80, HalfFloats.floatToBf16(-Float.MAX_VALUE));
         assertTrue(Float.isNaN(HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(Float.intBitsToFloat(0x7F800001)))));
     }
+
+    @Test
+    void bf16ArraysConvertAsSingleValuesDo() {
+        short[] every = new short[0x10000];
+        for (int w = 0; w < every.length; w++) every[w] = (short) w;
+        float[] wide = new float[every.length + 3];
+        HalfFloats.bf16ToFloats(every, 0, wide, 3, every.length);
+        for (int w = 0; w < every.length; w++) {
+            assertEquals(Float.floatToRawIntBits(HalfFloats.bf16ToFloat(every[w])), Float.floatToRawIntBits(wide[w + 3]),
+                    "word " + Integer.toHexString(w));
+        }
+        float[] values = {0.1f, -2.5f, 1f + 0x1p-8f, Float.NaN, Float.NEGATIVE_INFINITY, 3e38f, -0f};
+        short[] narrow = HalfFloats.floatsToBf16(values);
+        for (int i = 0; i < values.length; i++) {
+            assertEquals(HalfFloats.floatToBf16(values[i]), narrow[i], "value " + values[i]);
+        }
+    }
 }

@@ -3,6 +3,7 @@ package dev.promptgrad.model;
 import dev.promptgrad.autograd.Tape;
 import dev.promptgrad.autograd.Variable;
 import dev.promptgrad.backend.Backend;
+import dev.promptgrad.backend.ReferenceBackend;
 import dev.promptgrad.checkpoint.HuggingFaceCheckpoint;
 import dev.promptgrad.checkpoint.Llama2cCheckpoint;
 import dev.promptgrad.generate.CachedDecoder;
@@ -107,7 +108,7 @@ class Bf16WeightsTest {
 
     @Test
     void storageRules() {
-        try (Backend reference = new dev.promptgrad.backend.ReferenceBackend()) {
+        try (Backend reference = new ReferenceBackend()) {
             int[] matrix = {4, 3}, vector = {3};
             assertEquals(DType.F32, WeightStorage.BF16.dtypeFor(vector, SafetensorsDType.BF16, reference), "vectors stay F32");
             assertEquals(DType.BF16, WeightStorage.BF16.dtypeFor(matrix, SafetensorsDType.F32, reference));

@@ -271,9 +271,7 @@ public final class CudaBackend implements Backend {
         if (src.length == 0) return;
         Pointer host;
         if (dst.dtype() == DType.BF16) {
-            short[] rounded = new short[src.length];
-            for (int i = 0; i < src.length; i++) rounded[i] = HalfFloats.floatToBf16(src[i]);
-            host = new ShortPointer(rounded);
+            host = new ShortPointer(HalfFloats.floatsToBf16(src));
         } else {
             host = new FloatPointer(src);
         }
@@ -310,7 +308,7 @@ public final class CudaBackend implements Backend {
             if (bf16) {
                 short[] words = new short[values.length];
                 ((ShortPointer) host).get(words);
-                for (int i = 0; i < words.length; i++) values[i] = HalfFloats.bf16ToFloat(words[i]);
+                HalfFloats.bf16ToFloats(words, 0, values, 0, words.length);
             } else {
                 ((FloatPointer) host).get(values);
             }

@@ -1,6 +1,7 @@
 package dev.promptgrad.backend.cpu;
 
 import dev.promptgrad.backend.Gemm;
+import dev.promptgrad.safetensors.HalfFloats;
 import dev.promptgrad.tensor.DType;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
@@ -282,7 +283,7 @@ final class BlasGemm {
             for (int done = 0; done < length; done += WIDEN_STEP) {
                 int step = Math.min(WIDEN_STEP, length - done);
                 words.get(Math.toIntExact(from + done), raw, 0, step);
-                FloatKernels.widenBf16(raw, 0, wide, 0, step);
+                HalfFloats.bf16ToFloats(raw, 0, wide, 0, step);
                 out.put(written, wide, 0, step);
                 written += step;
             }

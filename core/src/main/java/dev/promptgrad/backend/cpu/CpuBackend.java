@@ -179,8 +179,7 @@ public final class CpuBackend implements Backend {
     public void upload(float[] src, Tensor dst) {
         KernelContract.checkUpload(src.length, dst);
         if (dst.dtype() == DType.BF16) {
-            short[] rounded = new short[src.length];
-            for (int i = 0; i < src.length; i++) rounded[i] = HalfFloats.floatToBf16(src[i]);
+            short[] rounded = HalfFloats.floatsToBf16(src);
             words(dst).put(at(dst), rounded, 0, rounded.length);
             return;
         }
@@ -208,7 +207,7 @@ public final class CpuBackend implements Backend {
         if (src.dtype() == DType.BF16) {
             short[] raw = new short[values.length];
             words(src).get(at(src), raw, 0, raw.length);
-            FloatKernels.widenBf16(raw, 0, values, 0, raw.length);
+            HalfFloats.bf16ToFloats(raw, 0, values, 0, raw.length);
             return values;
         }
         floats(src).get(at(src), values, 0, values.length);
@@ -699,7 +698,7 @@ public final class CpuBackend implements Backend {
                 float[] row = FloatKernels.array(0, dim);
                 for (int r = r0; r < r1; r++) {
                     tw.get(to + ids[r] * dim, raw, 0, dim);
-                    FloatKernels.widenBf16(raw, 0, row, 0, dim);
+                    HalfFloats.bf16ToFloats(raw, 0, row, 0, dim);
                     of.put(oo + r * dim, row, 0, dim);
                 }
             });

@@ -31,14 +31,6 @@ final class FloatKernels {
         return arrays[0];
     }
 
-    /**
-     * dst[dstFrom + i] = the bfloat16 word src[srcFrom + i] widened to float, for i < n: its 16 bits become the top
-     * half of the float's (exact; the same rule as {@code HalfFloats.bf16ToFloat}, as one loop the JIT can vectorize).
-     */
-    static void widenBf16(short[] src, int srcFrom, float[] dst, int dstFrom, int n) {
-        for (int i = 0; i < n; i++) dst[dstFrom + i] = Float.intBitsToFloat(src[srcFrom + i] << 16);
-    }
-
     /** This thread's double array number {@code slot} (0–2), as {@link #array}. */
     static double[] doubles(int slot, int length) {
         double[][] arrays = DOUBLES.get();
