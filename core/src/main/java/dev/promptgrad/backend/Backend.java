@@ -152,9 +152,9 @@ public interface Backend extends AutoCloseable {
     void rope(Tensor x, int[] positions, RopeFrequencies frequencies, RopeLayout layout, boolean inverse, Tensor out);
 
     /**
-     * Permutes the axes of x (rank ≤ 4): {@code out} has shape {@code x.shape[perm[i]]} and
-     * {@code out[i0,i1,..] = x[..]} with out axis i reading x axis perm[i]. E.g. perm {0,2,1,3} turns
-     * [batch, T, heads, headSize] into [batch, heads, T, headSize].
+     * Permutes the axes of x (rank ≤ {@link KernelContract#MAX_PERMUTE_RANK}, 5): {@code out} has shape
+     * {@code x.shape[perm[i]]} and {@code out[i0,i1,..] = x[..]} with out axis i reading x axis perm[i]. E.g. perm
+     * {0,2,1,3} turns [batch, T, heads, headSize] into [batch, heads, T, headSize].
      */
     void permute(Tensor x, int[] perm, Tensor out);
 

@@ -454,12 +454,18 @@ public final class KernelContract {
         checkSameOrDisjoint(k, out, x);
     }
 
-    /** {@link Backend#permute}: rank ≤ 4, perm a permutation of 0..rank−1, out of the permuted shape. */
+    /** The highest rank {@link Backend#permute} takes (GPT-2's q|k|v split into heads is a rank-5 permute). */
+    public static final int MAX_PERMUTE_RANK = 5;
+
+    /** {@link Backend#permute}: rank ≤ {@link #MAX_PERMUTE_RANK}, perm a permutation of 0..rank−1, out permuted. */
     public static void checkPermute(Tensor x, int[] perm, Tensor out) {
         String k = "permute";
         checkLive(k, x, out);
         checkSameDType(k, x, out);
-        if (x.rank() > 4) throw new IllegalArgumentException(k + ": x " + x + " has rank " + x.rank() + "; at most 4 is supported");
+        if (x.rank() > MAX_PERMUTE_RANK) {
+            throw new IllegalArgumentException(k + ": x " + x + " has rank " + x.rank() + "; at most "
+                    + MAX_PERMUTE_RANK + " is supported");
+        }
         if (perm == null) throw new IllegalArgumentException(k + ": perm must not be null");
         boolean[] seen = new boolean[x.rank()];
         boolean valid = perm.length == x.rank();

@@ -9,7 +9,7 @@ import dev.promptgrad.tensor.Tensor;
 import java.util.Arrays;
 
 /**
- * Reorders the axes of x (rank ≤ 4) into a new contiguous tensor: output axis i is input axis perm[i],
+ * Reorders the axes of x (rank ≤ 5) into a new contiguous tensor: output axis i is input axis perm[i],
  * e.g. {0, 2, 1, 3} turns [batch, T, heads, headSize] into [batch, heads, T, headSize]. Backward is the
  * inverse permutation of dOut; nothing is saved. Derivation: docs/autograd.md#permute.
  */

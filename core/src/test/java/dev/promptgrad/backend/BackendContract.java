@@ -653,10 +653,10 @@ public abstract class BackendContract {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"0 2 1 3", "3 1 0 2", "1 0", "2 0 1", "0"})
+    @ValueSource(strings = {"2 0 3 1 4", "1 3 0 2 4", "4 3 2 1 0", "0 2 1 3", "3 1 0 2", "1 0", "2 0 1", "0"})
     void permute(String axes) {
         int[] perm = Arrays.stream(axes.split(" ")).mapToInt(Integer::parseInt).toArray();
-        int[] shape = Arrays.copyOf(new int[]{7, 1, 33, 3}, perm.length);
+        int[] shape = Arrays.copyOf(perm.length == 5 ? new int[]{2, 9, 3, 5, 7} : new int[]{7, 1, 33, 3}, perm.length);
         if (perm.length == 1) shape[0] = 1023;
         Random rnd = seeded("permute " + axes, 0);
         Twin x = random(rnd, -1, 1, shape), out = garbage(KernelContract.permutedShape(shape, perm));

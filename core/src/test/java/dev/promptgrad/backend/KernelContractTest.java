@@ -292,8 +292,8 @@ class KernelContractTest {
     @Test
     void permuteArguments() {
         Tensor x = f32(1, 2, 3, 4);
-        rejects(() -> backend.permute(f32(1, 1, 1, 1, 2), new int[]{0, 1, 2, 3, 4}, f32(1, 1, 1, 1, 2)),
-                "permute: x Tensor[1, 1, 1, 1, 2]", "rank 5; at most 4");
+        rejects(() -> backend.permute(f32(1, 1, 1, 1, 1, 2), new int[]{0, 1, 2, 3, 4, 5}, f32(1, 1, 1, 1, 1, 2)),
+                "permute: x Tensor[1, 1, 1, 1, 1, 2]", "rank 6; at most 5");
         rejects(() -> backend.permute(x, new int[]{0, 2, 2, 3}, f32(1, 3, 3, 4)),
                 "permute: [0, 2, 2, 3] is not a permutation of the 4 axes of Tensor[1, 2, 3, 4]");
         rejects(() -> backend.permute(x, new int[]{0, 1, 2, 4}, f32(1, 2, 3, 4)), "[0, 1, 2, 4] is not a permutation");

@@ -13,10 +13,11 @@ import dev.promptgrad.tensor.Workspace;
 /**
  * One GPT-2 block with frozen weights as a single tape op (llm.c's per-layer forward/backward pair), the same
  * arithmetic as composing core's ops but with less memory traffic: biases and residual adds go into the GEMMs'
- * outputs, q, k and v are split by one permute into head-major order, and only what the frozen backward reads is
- * kept (LayerNorm statistics, q|k|v by head, attention probabilities, the residual after attention and the MLP's
- * pre-activation); the normalised inputs, attention context and GELU output are temporaries that the next layer
- * reuses ({@link Workspace#mark()}). Used for full passes without a KV cache; derivations: docs/autograd.md.
+ * outputs, q, k and v are split by one permute into three planes of (batch entry, head) matrices, so that each
+ * attention product is one strided-batched GEMM over every batch entry and head, and only what the frozen backward
+ * reads is kept (LayerNorm statistics, q|k|v by head, attention probabilities, the residual after attention and the
+ * MLP's pre-activation); the normalised inputs, attention context and GELU output are temporaries that the next
+ * layer reuses ({@link Workspace#mark()}). Used for full passes without a KV cache; derivations: docs/autograd.md.
  */
 final class FusedGpt2Block implements Function {
 
@@ -25,6 +26,9 @@ final class FusedGpt2Block implements Function {
                    Tensor projBias, Tensor ln2Gamma, Tensor ln2Beta, Tensor fcWeight, Tensor fcBias,
                    Tensor fcProjWeight, Tensor fcProjBias) {
     }
+
+    /** (batch, T, 3, heads, headSize) → (3, batch, heads, T, headSize), and back. */
+    private static final int[] SPLIT_HEADS = {2, 0, 3, 1, 4}, MERGE_HEADS = {1, 3, 0, 2, 4};
 
     private final Tape tape;
     private final Weights w;
@@ -36,7 +40,7 @@ final class FusedGpt2Block implements Function {
     private final Tensor x;          // (batch·T, dim): the block's input
     private final Tensor mean1, rstd1;   // (batch·T): LayerNorm₁ statistics
     private final Tensor mean2, rstd2;   // (batch·queries): LayerNorm₂ statistics
-    private final Tensor qkvHeads;   // (batch, 3·heads, T, headSize): q heads, then k heads, then v heads
+    private final Tensor qkvHeads;   // (3, batch, heads, T, headSize): the q plane, then k's, then v's
     private final Tensor probs;      // (batch, heads, queries, T)
     private final Tensor x1;         // (batch·queries, dim): x + attention at the output positions
     private final Tensor pre;        // (batch·queries, hidden): the MLP's pre-activation
@@ -88,7 +92,7 @@ final class FusedGpt2Block implements Function {
         Tensor mean1 = saveStatistics ? tape.allocate(rows) : null, rstd1 = saveStatistics ? tape.allocate(rows) : null;
         Tensor mean2 = saveStatistics ? tape.allocate(outRows) : null;
         Tensor rstd2 = saveStatistics ? tape.allocate(outRows) : null;
-        Tensor qkvHeads = tape.allocate(batch, 3 * heads, length, headSize);
+        Tensor qkvHeads = tape.allocate(3, batch, heads, length, headSize);
         Tensor probs = tape.allocate(batch, heads, queries, length);
         Tensor x1 = tape.allocate(outRows, dim);
         Tensor pre = tape.allocate(outRows, hidden);
@@ -103,22 +107,18 @@ final class FusedGpt2Block implements Function {
         backend.gemm(Gemm.of(rows, 3 * dim, dim, false, false), h, w.attnWeight(), qkv);
         backend.add(qkv, w.attnBias(), qkv);
         // PyTorch: q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v)), all three in one permute
-        backend.permute(qkv.view(batch, length, 3 * heads, headSize), new int[]{0, 2, 1, 3}, qkvHeads);
+        backend.permute(qkv.view(batch, length, 3, heads, headSize), SPLIT_HEADS, qkvHeads);
         // PyTorch: probs = softmax(q @ k.transpose(-1, -2) / sqrt(D) + causal and padding masks)
-        long headStride = (long) length * headSize;   // between consecutive heads of (heads, T, headSize)
-        Gemm scores = new Gemm(heads, queries, length, headSize, false, true, headStride, headStride,
+        int pairs = batch * heads;
+        long headStride = (long) length * headSize;   // between consecutive (batch entry, head) matrices of a plane
+        Gemm scores = new Gemm(pairs, queries, length, headSize, false, true, headStride, headStride,
                 (long) queries * length, 1f, 0f);
-        for (int b = 0; b < batch; b++) {
-            backend.gemm(scores, queryPart(qkvHeads, b, heads, first, queries), part(qkvHeads, b, 1, heads),
-                    probs.select(b));
-        }
+        backend.gemm(scores, queryRows(qkvHeads, first, queries), plane(qkvHeads, 1), probs);
         backend.softmax(probs, 1 / Math.sqrt(headSize), true, keyMask, probs);
         // PyTorch: out = (probs @ v).transpose(1, 2).reshape(B, T, H * D)
         Tensor contextHeads = tape.allocate(batch, heads, queries, headSize);
-        for (int b = 0; b < batch; b++) {
-            backend.gemm(heads(heads, queries, headSize, length, false, false), probs.select(b),
-                    part(qkvHeads, b, 2, heads), contextHeads.select(b));
-        }
+        backend.gemm(Gemm.batched(pairs, queries, headSize, length, false, false), probs, plane(qkvHeads, 2),
+                contextHeads);
         Tensor context = tape.allocate(batch, queries, heads, headSize);
         backend.permute(contextHeads, new int[]{0, 2, 1, 3}, context);
         // PyTorch (HF GPT2Block): x1 = hidden_states + self.c_proj(out), the residual and bias first
@@ -146,19 +146,15 @@ final class FusedGpt2Block implements Function {
                 mean2, rstd2, qkvHeads, probs, x1, pre), y, input);
     }
 
-    /** Rows [first, first + count) of every query head of batch entry b (see {@link OutputPositions#headRows}). */
-    private static Tensor queryPart(Tensor qkvHeads, int b, int heads, int first, int count) {
-        return OutputPositions.headRows(part(qkvHeads, b, 0, heads), first, count);
+    /** Plane p (q: 0, k: 1, v: 2) of (3, batch, heads, T, headSize) as batch·heads matrices (T, headSize). */
+    private static Tensor plane(Tensor qkvHeads, int p) {
+        Tensor heads = qkvHeads.select(p);
+        return heads.view(heads.dim(0) * heads.dim(1), heads.dim(2), heads.dim(3));
     }
 
-    /** Heads (q: part 0, k: 1, v: 2) of batch entry b: (heads, T, headSize). */
-    private static Tensor part(Tensor qkvHeads, int b, int part, int heads) {
-        return qkvHeads.select(b).slice(part * heads, (part + 1) * heads);
-    }
-
-    /** One product per head, each operand dense and back to back. */
-    private static Gemm heads(int heads, int m, int n, int k, boolean transA, boolean transB) {
-        return Gemm.batched(heads, m, n, k, transA, transB);
+    /** Rows [first, first + count) of every query matrix (see {@link OutputPositions#headRows}). */
+    private static Tensor queryRows(Tensor qkvHeads, int first, int count) {
+        return OutputPositions.headRows(plane(qkvHeads, 0), first, count);
     }
 
     @Override
@@ -193,33 +189,26 @@ final class FusedGpt2Block implements Function {
         Tensor dContextHeads = tape.allocate(batch, heads, queries, headSize);
         backend.permute(dH2.view(batch, queries, heads, headSize), new int[]{0, 2, 1, 3}, dContextHeads);
         Tensor dScores = tape.allocate(batch, heads, queries, length);
-        Tensor dQkvHeads = tape.allocate(batch, 3 * heads, length, headSize);
-        for (int b = 0; b < batch; b++) {
-            // (5) dProbs = dContext·Vᵀ, (6) dV = probsᵀ·dContext
-            backend.gemm(heads(heads, queries, length, headSize, false, true), dContextHeads.select(b),
-                    part(qkvHeads, b, 2, heads), dScores.select(b));
-            backend.gemm(heads(heads, length, headSize, queries, true, false), probs.select(b),
-                    dContextHeads.select(b), part(dQkvHeads, b, 2, heads));
-        }
+        Tensor dQkvHeads = tape.allocate(3, batch, heads, length, headSize);
+        int pairs = batch * heads;   // every product below is one strided-batched GEMM over (batch entry, head)
+        // (5) dProbs = dContext·Vᵀ, (6) dV = probsᵀ·dContext
+        backend.gemm(Gemm.batched(pairs, queries, length, headSize, false, true), dContextHeads, plane(qkvHeads, 2),
+                dScores);
+        backend.gemm(Gemm.batched(pairs, length, headSize, queries, true, false), probs, dContextHeads,
+                plane(dQkvHeads, 2));
         // (7) dScores = scale · probs · (dProbs − Σ probs·dProbs), in place
         backend.softmaxBackward(probs, dScores, scale, dScores);
         long headStride = (long) length * headSize, scoreStride = (long) queries * length;
-        Gemm dQuery = new Gemm(heads, queries, headSize, length, false, false, scoreStride, headStride, headStride,
-                1f, 0f);
-        Gemm dKey = new Gemm(heads, length, headSize, queries, true, false, scoreStride, headStride, headStride,
-                1f, 0f);
-        for (int b = 0; b < batch; b++) {
-            // (8) dQ = dScores·K at the output positions, 0 before them; (9) dK = dScoresᵀ·Q
-            if (first > 0) backend.fill(part(dQkvHeads, b, 0, heads), 0);
-            backend.gemm(dQuery, dScores.select(b), part(qkvHeads, b, 1, heads),
-                    queryPart(dQkvHeads, b, heads, first, queries));
-            backend.gemm(dKey, dScores.select(b), queryPart(qkvHeads, b, heads, first, queries),
-                    part(dQkvHeads, b, 1, heads));
-        }
+        // (8) dQ = dScores·K at the output positions, 0 before them; (9) dK = dScoresᵀ·Q
+        if (first > 0) backend.fill(plane(dQkvHeads, 0), 0);
+        backend.gemm(new Gemm(pairs, queries, headSize, length, false, false, scoreStride, headStride, headStride,
+                1f, 0f), dScores, plane(qkvHeads, 1), queryRows(dQkvHeads, first, queries));
+        backend.gemm(new Gemm(pairs, length, headSize, queries, true, false, scoreStride, headStride, headStride,
+                1f, 0f), dScores, queryRows(qkvHeads, first, queries), plane(dQkvHeads, 1));
         // (10) back to rows of q|k|v, (11) dH1 = dQkv·Wattnᵀ, (12) dX = LayerNorm₁ backward of dH1, plus dX1 at the
         // output positions
-        Tensor dQkv = tape.allocate(batch, length, 3 * heads, headSize);
-        backend.permute(dQkvHeads, new int[]{0, 2, 1, 3}, dQkv);
+        Tensor dQkv = tape.allocate(batch, length, 3, heads, headSize);
+        backend.permute(dQkvHeads, MERGE_HEADS, dQkv);
         backend.gemm(Gemm.of(rows, dim, 3 * dim, false, true), dQkv.view(rows, 3 * dim), w.attnWeight(), dH);
         backend.layerNormBackward(x, w.ln1Gamma(), mean1, rstd1, dH, dX);
         OutputPositions.addTails(backend, dX, dX1, batch);

@@ -553,19 +553,19 @@ public final class CudaBackend implements Backend {
     public synchronized void permute(Tensor x, int[] perm, Tensor out) {
         KernelContract.checkPermute(x, perm, out);
         enter();
-        int pad = 4 - x.rank();
-        int[] shape = new int[4];      // x's shape, left-padded with 1s to rank 4
-        int[] axis = new int[4];       // out axis i reads x axis axis[i] (padded)
-        for (int i = 0; i < 4; i++) {
+        int rank = KernelContract.MAX_PERMUTE_RANK, pad = rank - x.rank();
+        int[] shape = new int[rank];      // x's shape, left-padded with 1s
+        int[] axis = new int[rank];       // out axis i reads x axis axis[i] (padded)
+        for (int i = 0; i < rank; i++) {
             shape[i] = i < pad ? 1 : x.dim(i - pad);
             axis[i] = i < pad ? i : perm[i - pad] + pad;
         }
-        long[] stride = new long[4];   // x's element strides
-        stride[3] = 1;
-        for (int i = 2; i >= 0; i--) stride[i] = stride[i + 1] * shape[i + 1];
+        long[] stride = new long[rank];   // x's element strides
+        stride[rank - 1] = 1;
+        for (int i = rank - 2; i >= 0; i--) stride[i] = stride[i + 1] * shape[i + 1];
         long total = out.size();
         flat(Kernel.PERMUTE, total, address(x), address(out), total, shape[axis[1]], shape[axis[2]], shape[axis[3]],
-                stride[axis[0]], stride[axis[1]], stride[axis[2]], stride[axis[3]]);
+                shape[axis[4]], stride[axis[0]], stride[axis[1]], stride[axis[2]], stride[axis[3]], stride[axis[4]]);
     }
 
     // ---- embeddings and the loss ---------------------------------------------------------------------

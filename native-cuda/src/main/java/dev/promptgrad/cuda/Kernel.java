@@ -35,7 +35,7 @@ enum Kernel {
     SOFTMAX(KernelSource.ATTENTION, "softmax_f32", PTR, PTR, PTR, I32, I32, I32, F64, I32),
     SOFTMAX_BACKWARD(KernelSource.ATTENTION, "softmax_backward_f32", PTR, PTR, PTR, I32, F64),
     ROPE(KernelSource.ATTENTION, "rope_f32", PTR, PTR, PTR, I64, I32, I32, PTR, I32, I32, I64),
-    PERMUTE(KernelSource.ATTENTION, "permute_f32", PTR, PTR, I64, I32, I32, I32, I64, I64, I64, I64),
+    PERMUTE(KernelSource.ATTENTION, "permute_f32", PTR, PTR, I64, I32, I32, I32, I32, I64, I64, I64, I64, I64),
     // loss.cu
     GATHER(KernelSource.LOSS, "gather_f32", PTR, PTR, PTR, I64, I32),
     GATHER_BF16(KernelSource.LOSS, "gather_bf16", PTR, PTR, PTR, I64, I32),

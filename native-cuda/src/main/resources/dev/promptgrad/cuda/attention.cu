@@ -79,16 +79,20 @@ extern "C" __global__ void rope_f32(const float* x, float* out, const int* posit
     }
 }
 
-// out[i0, i1, i2, i3] = x[i0·s0 + i1·s1 + i2·s2 + i3·s3] over `total` elements of out, whose last three
-// dimensions are o1, o2, o3 (rank < 4 is padded with leading 1s by the caller); the s are x's element strides.
-extern "C" __global__ void permute_f32(const float* x, float* out, long long total, int o1, int o2, int o3,
-                                       long long s0, long long s1, long long s2, long long s3) {
+// out[i0, i1, i2, i3, i4] = x[i0·s0 + i1·s1 + i2·s2 + i3·s3 + i4·s4] over `total` elements of out, whose last
+// four dimensions are o1..o4 (rank < 5 is padded with leading 1s by the caller); the s are x's element strides.
+extern "C" __global__ void permute_f32(const float* x, float* out, long long total, int o1, int o2, int o3, int o4,
+                                       long long s0, long long s1, long long s2, long long s3, long long s4) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
          i += (long long) gridDim.x * blockDim.x) {
-        long long i3 = i % o3, rest = i / o3;
+        long long rest = i;
+        long long i4 = rest % o4;
+        rest /= o4;
+        long long i3 = rest % o3;
+        rest /= o3;
         long long i2 = rest % o2;
         rest /= o2;
         long long i1 = rest % o1, i0 = rest / o1;
-        out[i] = x[i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3];
+        out[i] = x[i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4];
     }
 }

@@ -653,32 +653,41 @@ public final class CpuBackend implements Backend {
     @Override
     public void permute(Tensor x, int[] perm, Tensor out) {
         KernelContract.checkPermute(x, perm, out);
-        int pad = 4 - x.rank();
-        int[] shape = new int[4];      // x's shape, left-padded with 1s to rank 4
-        int[] axis = new int[4];       // out axis i reads x axis axis[i] (padded)
-        for (int i = 0; i < 4; i++) {
+        int rank = KernelContract.MAX_PERMUTE_RANK, last = rank - 1, pad = rank - x.rank();
+        int[] shape = new int[rank];      // x's shape, left-padded with 1s
+        int[] axis = new int[rank];       // out axis i reads x axis axis[i] (padded)
+        for (int i = 0; i < rank; i++) {
             shape[i] = i < pad ? 1 : x.dim(i - pad);
             axis[i] = i < pad ? i : perm[i - pad] + pad;
         }
-        long[] stride = new long[4];   // x's element strides
-        stride[3] = 1;
-        for (int i = 2; i >= 0; i--) stride[i] = stride[i + 1] * shape[i + 1];
-        int o0 = shape[axis[0]], o1 = shape[axis[1]], o2 = shape[axis[2]], o3 = shape[axis[3]];   // out's shape
-        long s0 = stride[axis[0]], s1 = stride[axis[1]], s2 = stride[axis[2]], s3 = stride[axis[3]];
+        long[] xStride = new long[rank];  // x's element strides
+        xStride[last] = 1;
+        for (int i = last - 1; i >= 0; i--) xStride[i] = xStride[i + 1] * shape[i + 1];
+        int[] outShape = new int[rank];
+        long[] stride = new long[rank];   // x's stride along each out axis
+        for (int i = 0; i < rank; i++) {
+            outShape[i] = shape[axis[i]];
+            stride[i] = xStride[axis[i]];
+        }
+        int runLength = outShape[last];
+        long rows = out.size() / Math.max(runLength, 1);
         FloatBuffer xf = floats(x), of = floats(out);
         int xo = at(x), oo = at(out);
-        parallel.forRows(o0 * o1 * o2, o3, (r0, r1) -> {
-            float[] run = FloatKernels.array(0, o3);
+        parallel.forRows((int) rows, runLength, (r0, r1) -> {
+            float[] run = FloatKernels.array(0, runLength);
             for (int r = r0; r < r1; r++) {
-                int i2 = r % o2, i1 = (r / o2) % o1, i0 = r / (o2 * o1);
-                long src = xo + i0 * s0 + i1 * s1 + i2 * s2;
-                int dst = oo + r * o3;
-                if (s3 == 1) {   // the last axis stays last: a contiguous run
-                    xf.get((int) src, run, 0, o3);
-                } else {
-                    for (int i3 = 0; i3 < o3; i3++) run[i3] = xf.get((int) (src + i3 * s3));
+                long src = xo, rest = r;
+                for (int i = last - 1; i >= 0; i--) {   // r's coordinates over out's leading axes, last fastest
+                    src += (rest % outShape[i]) * stride[i];
+                    rest /= outShape[i];
                 }
-                of.put(dst, run, 0, o3);
+                int dst = oo + r * runLength;
+                if (stride[last] == 1) {   // the last axis stays last: a contiguous run
+                    xf.get((int) src, run, 0, runLength);
+                } else {
+                    for (int i = 0; i < runLength; i++) run[i] = xf.get((int) (src + i * stride[last]));
+                }
+                of.put(dst, run, 0, runLength);
             }
         });
     }
