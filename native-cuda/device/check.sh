@@ -13,6 +13,8 @@
 # BENCH_MODELS, BENCH_BATCH and BENCH_TOKENS change the benchmark's shapes (default gpt2-small,gpt2-medium, 8, 512).
 # CUDA_EMULATOR=DIR rehearses the whole check on a machine without a GPU, with native-cuda's CPU emulator of the
 # CUDA libraries (built by src/test/emulator/build.sh into DIR) in place of the system's; use small BENCH_* then.
+# PyTorch's step then runs on the CPU (TORCH_DEVICE, default cuda, or cpu under CUDA_EMULATOR) with whatever
+# python3 comes first on PATH that has torch, transformers and peft.
 # The packed Java runtime was built on Debian 12 and needs glibc 2.34 or newer.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,7 +55,9 @@ library_folders() {
   done | sort -u | paste -sd: -
 }
 JAVA_OPTS=(-Xmx4g -Dorg.bytedeco.javacpp.cachedir="$WORK/javacpp")
+TORCH_DEVICE="${TORCH_DEVICE:-cuda}"
 if [ -n "${CUDA_EMULATOR:-}" ]; then
+  TORCH_DEVICE=cpu
   CUDA_EMULATOR=$(cd "$CUDA_EMULATOR" && pwd)
   export LD_LIBRARY_PATH="$CUDA_EMULATOR"
   JAVA_OPTS+=(-Dorg.bytedeco.javacpp.platform.linkpath="$CUDA_EMULATOR")
@@ -98,7 +102,7 @@ fi
 if wants torch; then
 echo "== 2/3 step benchmark: PyTorch + PEFT"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "pytorch+peft"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
-timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
+timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --device "$TORCH_DEVICE" --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
 tail -n 20 "$OUT/bench-torch.txt"
 fi
 

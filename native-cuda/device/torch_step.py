@@ -7,7 +7,8 @@ random token ids that are also the labels, AdamW on the prompt. One step is forw
 optimizer.step() and zero_grad(), timed on the wall clock after warm-up steps with the GPU synchronised. Peak
 memory is torch.cuda.max_memory_allocated() / max_memory_reserved() over the timed steps (weights included).
 Appends one JSON line per configuration to --out, the format report.py reads beside DeviceStepBenchmark's.
-Runs on the device machine only (it needs CUDA, torch, transformers and peft); it is not part of the build.
+Runs on the device machine (it needs CUDA, torch, transformers and peft); --device cpu rehearses it, small, on a
+machine without a GPU (peak memory is then not measured). It is not part of the build.
 """
 import argparse
 import gc
@@ -35,21 +36,23 @@ def set_precision(precision):
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
 
 
-def run(model_name, precision, batch, tokens, virtual, warmup, steps):
+def run(model_name, precision, batch, tokens, virtual, warmup, steps, device):
+    cuda = device == "cuda"
     set_precision(precision)
     gc.collect()
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     config = GPT2Config(vocab_size=VOCAB, n_positions=1024, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                         **SHAPES[model_name])
     torch.manual_seed(7)
-    with torch.device("cuda"):
+    with torch.device(device):
         base = GPT2LMHeadModel(config)
     model = get_peft_model(base, PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=virtual))
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-2)
     generator = torch.Generator().manual_seed(20240601)
-    ids = torch.randint(0, VOCAB, (batch, tokens), generator=generator).cuda()
+    ids = torch.randint(0, VOCAB, (batch, tokens), generator=generator).to(device)
     mask = torch.ones_like(ids)
 
     def step():
@@ -62,21 +65,24 @@ def run(model_name, precision, batch, tokens, virtual, warmup, steps):
     first = step()
     for _ in range(warmup - 1):
         step()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()  # peaks of the timed steps, as DeviceStepBenchmark measures them
+    synchronize = torch.cuda.synchronize if cuda else (lambda: None)
+    synchronize()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()  # peaks of the timed steps, as DeviceStepBenchmark measures them
     last = first
     start = time.perf_counter()
     for _ in range(steps):
         last = step()
-    torch.cuda.synchronize()
+    synchronize()
     ms = (time.perf_counter() - start) * 1000 / steps
     result = {
         "framework": "pytorch+peft", "model": model_name, "precision": precision, "batch": batch,
         "tokens": tokens, "virtual_tokens": virtual, "ms_per_step": round(ms, 3),
         "tokens_per_s": round(batch * tokens / (ms / 1000), 1),
-        "peak_allocated_bytes": torch.cuda.max_memory_allocated(),
-        "peak_reserved_bytes": torch.cuda.max_memory_reserved(),
-        "first_loss": first, "last_loss": last, "device": torch.cuda.get_device_name(),
+        "peak_allocated_bytes": torch.cuda.max_memory_allocated() if cuda else None,
+        "peak_reserved_bytes": torch.cuda.max_memory_reserved() if cuda else None,
+        "first_loss": first, "last_loss": last,
+        "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
         "attention": getattr(base.config, "_attn_implementation", "unknown"),
         "versions": f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}",
     }
@@ -93,13 +99,15 @@ def main():
     parser.add_argument("--virtual", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    if not torch.cuda.is_available():
+    if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("torch_step.py: torch sees no CUDA device")
     for model_name in args.models.split(","):
         for precision in args.precisions.split(","):
-            result = run(model_name, precision, args.batch, args.tokens, args.virtual, args.warmup, args.steps)
+            result = run(model_name, precision, args.batch, args.tokens, args.virtual, args.warmup, args.steps,
+                         args.device)
             line = json.dumps(result)
             print(line, flush=True)
             with open(args.out, "a", encoding="utf-8") as out:
