@@ -5,6 +5,8 @@ import dev.promptgrad.safetensors.SafetensorsFile;
 import dev.promptgrad.safetensors.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,6 +35,20 @@ class PeftAdapterTest {
             assertArrayEquals(golden.readFloats("prompt"), adapter.embeddings());
         }
         assertSame(adapter, adapter.requireWidth(16, "gpt2-tiny"));
+    }
+
+    /** Adapters PEFT 0.21 saved itself (tools/hf_crosscheck.py --save-peft), with its peft_version and modules_to_save. */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"})
+    void readsAdaptersPeftItselfSaved(String model) {
+        Path fixture = FIXTURE.resolveSibling(model);
+        PeftAdapter adapter = PeftAdapter.read(fixture.resolve("adapter-peft"));
+        assertEquals("PROMPT_TUNING", adapter.peftType());
+        assertEquals(5, adapter.virtualTokens());
+        try (SafetensorsFile golden = SafetensorsFile.open(fixture.resolve("golden.safetensors"))) {
+            assertArrayEquals(golden.readFloats("prompt"), adapter.embeddings());
+        }
+        assertSame(adapter, adapter.requireWidth(16, model));
     }
 
     private Path adapter(String config, SafetensorsWriter weights) throws IOException {

@@ -5,6 +5,8 @@ import dev.promptgrad.testing.Fixtures;
 import dev.promptgrad.testing.Messages;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,7 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * {@link PeftAdapter#write}: the folder it writes is byte for byte the one the PyTorch fixture script writes as
- * PEFT's save_pretrained does, its safetensors header and config text are exactly PEFT's, and it reads back.
+ * PEFT's save_pretrained does, and the one PEFT 0.21's own save_pretrained wrote (adapter-peft/, by
+ * tools/hf_crosscheck.py) but for the two config fields that PEFT adds; its safetensors header and config text are
+ * exactly PEFT's, and it reads back.
  */
 class PeftAdapterWriteTest {
     private static final Path FIXTURE_ADAPTER = Fixtures.folder("gpt2-tiny").resolve("adapter");
@@ -43,6 +47,27 @@ class PeftAdapterWriteTest {
         try (var files = Files.list(out)) {
             assertEquals(2, files.count(), "no temporary file may be left behind");
         }
+    }
+
+    /**
+     * PEFT 0.21 saves {@code modules_to_save} (null) and {@code peft_version} as well. promptgrad writes neither: it
+     * is not PEFT, and adapters without them load in PEFT 0.21 (tools/hf_crosscheck.py loads the fixtures' ones).
+     */
+    @ParameterizedTest
+    @CsvSource({"gpt2-tiny, 2", "llama-tiny, 2", "llama-tiny-gqa, 2", "llama-tiny-llama3, 2"})
+    void writesWhatPeftItselfSavedButForTheFieldsPeftAdds(String model, int layers) throws IOException {
+        Path peftSaved = Fixtures.folder(model).resolve("adapter-peft");
+        PeftAdapter saved = PeftAdapter.read(peftSaved);
+        Path out = folder.resolve(model);
+        PeftAdapter.write(out, saved.embeddings(), saved.virtualTokens(), saved.width(),
+                new PeftAdapter.TuningConfig(model, layers, 4, "RANDOM", null, null));
+        assertArrayEquals(Files.readAllBytes(peftSaved.resolve(PeftAdapter.WEIGHTS_FILE)),
+                Files.readAllBytes(out.resolve(PeftAdapter.WEIGHTS_FILE)), "weights as PEFT saves them");
+        String peftConfig = Files.readString(peftSaved.resolve(PeftAdapter.CONFIG_FILE));
+        String withoutPeftsOwn = peftConfig.replace("  \"modules_to_save\": null,\n", "")
+                .replace("  \"peft_version\": \"0.21.0\",\n", "");
+        assertEquals(peftConfig.length() - 55, withoutPeftsOwn.length(), "both PEFT-only lines found");
+        assertEquals(withoutPeftsOwn, Files.readString(out.resolve(PeftAdapter.CONFIG_FILE)));
     }
 
     @Test
