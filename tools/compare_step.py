@@ -4,7 +4,8 @@
 Each round runs, one after another: our step and PyTorch's with every token labelled, then both with
 --labelled last:K, then our step once more with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its
 environment, then PyTorch tuned for a shared machine (OMP_WAIT_POLICY=PASSIVE) in both modes. PyTorch runs
-with Debian's OpenBLAS. Rounds interleave the two programs so that a shared machine's changing load falls on
+with Debian's OpenBLAS, or with --torch-python another Python's torch (a PyPI wheel brings its own MKL/oneDNN and
+is run as it comes). Rounds interleave the two programs so that a shared machine's changing load falls on
 both; the summary gives each configuration's median over rounds (wall and CPU time per step, peak memory) and
 the median of the per-round ratios. Writes nothing
 but the JSON lines it prints (--log FILE keeps them). Used for docs/performance.md; not part of any test.
@@ -19,6 +20,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+DEBIAN_PYTHON = "/usr/bin/python3"
 
 
 def run(command, env=None):
@@ -36,14 +38,16 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--last", type=int, default=4, help="K of --labelled last:K")
     p.add_argument("--log", help="also append every result as a JSON line to this file")
+    p.add_argument("--torch-python", default=DEBIAN_PYTHON,
+                   help="the Python whose torch runs tools/torch_step_bench.py (default: Debian's, with its OpenBLAS)")
     p.add_argument("--promptgrad", default=os.path.join(ROOT, "promptgrad"),
                    help="the command to run as promptgrad (default: the launcher at the repository root)")
     a = p.parse_args()
     common = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads), "--json"]
     ours = [a.promptgrad, "bench", "step"] + common
-    torch = ["/usr/bin/python3", os.path.join(ROOT, "tools", "torch_step_bench.py")] + common
+    torch = [a.torch_python, os.path.join(ROOT, "tools", "torch_step_bench.py")] + common
     torch_env = dict(os.environ)
-    if os.path.isdir(OPENBLAS):   # Debian's OpenBLAS for torch, without switching the system's libblas
+    if a.torch_python == DEBIAN_PYTHON and os.path.isdir(OPENBLAS):   # Debian's OpenBLAS, not the system's libblas
         torch_env["LD_LIBRARY_PATH"] = OPENBLAS + os.pathsep + torch_env.get("LD_LIBRARY_PATH", "")
     # by default torch's idle OpenMP workers spin and take the cores from OpenBLAS's threads; PASSIVE parks them
     passive_env = dict(torch_env, OMP_WAIT_POLICY="PASSIVE")
@@ -77,7 +81,8 @@ def main():
         return statistics.median(x[key] / y[key] for x, y in zip(results[a_name], results[b_name]))
 
     print(f"# {platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at the end; {a.rounds} rounds")
+          f"load average {os.getloadavg()[0]:.1f} at the end; {a.rounds} rounds; torch "
+          f"{results['torch all'][0]['torch']} ({', '.join(results['torch all'][0]['blas'])})")
     for name in results:
         print(f"# {name}: median {median(name, 'median_ms'):.0f} ms/step, "
               f"peak RSS {median(name, 'peak_rss_bytes') / 2**20:.0f} MiB"

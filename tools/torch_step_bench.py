@@ -127,7 +127,10 @@ def main():
         times.append((time.perf_counter() - start) * 1e3)
         cpu.append((time.process_time() - cpu_start) * 1e3)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    blas = [line.split()[-1] for line in open("/proc/self/maps") if "blas" in line and ".so" in line]
+    if torch.backends.mkl.is_available():   # PyPI's wheels link MKL into torch (numpy may map its own OpenBLAS)
+        blas = ["MKL, linked into torch"]
+    else:
+        blas = [line.split()[-1] for line in open("/proc/self/maps") if "blas" in line and ".so" in line]
     result = dict(torch=torch.__version__, threads=torch.get_num_threads(), blas=sorted(set(blas)),
                   median_ms=statistics.median(times), min_ms=min(times), max_ms=max(times),
                   cpu_ms=statistics.median(cpu),
