@@ -22,6 +22,7 @@ constexpr int CUDA_ERROR_INVALID_IMAGE = 200;
 constexpr int CUDA_ERROR_INVALID_HANDLE = 400;
 constexpr int CUDA_ERROR_NOT_FOUND = 500;
 constexpr int CUDA_ERROR_LAUNCH_FAILED = 719;
+constexpr int CUDA_ERROR_NOT_SUPPORTED = 801;
 
 constexpr char IMAGE_MAGIC[8] = {'P', 'G', 'E', 'M', 'U', '1', 0, 0};   // nvrtc.cpp writes it
 
@@ -57,6 +58,14 @@ extern "C" {
 
 int cuInit(unsigned flags) {
     return flags == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+// The driver's private tables, which NVIDIA's libraries look up by id. NVIDIA's NVRTC 13 does so when it finds a
+// libcuda.so.1 whose cuInit succeeds; answering "not supported" lets the real NVRTC run beside this emulator.
+int cuGetExportTable(const void** table, const void* id) {
+    if (!table || !id) return CUDA_ERROR_INVALID_VALUE;
+    *table = nullptr;
+    return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 int cuDriverGetVersion(int* version) {
