@@ -4,7 +4,12 @@
 golden_fixtures.py writes GPT-2, Llama and PEFT prompt tuning from their documentation, without importing
 transformers or peft. This script loads each fixture model with transformers' AutoModelForCausalLM and its
 adapter with peft's PeftModel, runs the fixture's padded batch and compares logits, loss and dLoss/dPrompt
-with golden.json/golden.safetensors. With --save-peft it also saves each fixture's adapter again with PEFT's
+with golden.json/golden.safetensors. The encoder fixture bert-tiny is loaded with transformers' AutoModel: its last
+hidden states and mean-pooled, normalised embeddings, and with the soft prompt both placements (before and after
+[CLS]) built from its embeddings, with loss and dLoss/dPrompt; then PEFT's FEATURE_EXTRACTION prompt tuning, which
+drops token_type_ids (with a warning), so it must equal the fixture on the single-sentence rows (token types all
+0) and the fixture's construction with the types zeroed on the pair row.
+With --save-peft it also saves each fixture's adapter again with PEFT's
 own save_pretrained, into the fixture's adapter-peft/ folder (config and weights; not PEFT's model card, which
 names this machine's paths), for promptgrad's tests to read and to compare its own files with. Needs torch,
 transformers, peft and safetensors; not part of the build, CI never runs it.
@@ -22,7 +27,8 @@ import torch
 import transformers
 from peft import PeftModel
 from safetensors.numpy import load_file
-from transformers import AutoModelForCausalLM
+from peft import PromptTuningConfig, TaskType, get_peft_model
+from transformers import AutoModel, AutoModelForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "models", "src", "test", "resources", "fixtures")
@@ -43,7 +49,7 @@ def prompt_of(model):
 def worst(name, ours, theirs):
     """Largest absolute difference, printed and returned."""
     diff = float(np.max(np.abs(np.asarray(ours, dtype=np.float64) - np.asarray(theirs, dtype=np.float64))))
-    print(f"  {name:<12} max |golden - transformers/peft| = {diff:.3g}")
+    print(f"  {name:<28} max |golden - transformers/peft| = {diff:.3g}")
     return diff
 
 
@@ -71,8 +77,76 @@ def check_golden(name):
     return model, max(diffs)
 
 
+def embeddings_of(hidden, text_mask):
+    """sentence-transformers' Pooling (mean over the text rows) then Normalize."""
+    weights = text_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+
+def prompted(bert, rows, ids, mask, types, placement):
+    """bert-tiny's last hidden states with the prompt rows before or after [CLS] (mask 1, token type 0, positions
+    counted along the sequence), and the text mask pooling reads (0 on the prompt rows)."""
+    batch, count = ids.shape[0], rows.shape[0]
+    ones = torch.ones(batch, count, dtype=mask.dtype)
+    zeros = torch.zeros(batch, count, dtype=mask.dtype)
+    at = 0 if placement == "before_cls" else 1
+    words = bert.embeddings.word_embeddings(ids)
+    embeds = torch.cat((words[:, :at], rows.unsqueeze(0).expand(batch, -1, -1), words[:, at:]), dim=1)
+    out = bert(inputs_embeds=embeds, attention_mask=torch.cat((mask[:, :at], ones, mask[:, at:]), dim=1),
+               token_type_ids=torch.cat((types[:, :at], zeros, types[:, at:]), dim=1),
+               position_ids=torch.arange(count + ids.shape[1]).unsqueeze(0)).last_hidden_state
+    return out, torch.cat((mask[:, :at], zeros, mask[:, at:]), dim=1)
+
+
+def cosine_loss(embeddings, target):
+    return -torch.nn.functional.cosine_similarity(embeddings, target.expand_as(embeddings), dim=1).sum()
+
+
+def check_bert(name, save):
+    folder = os.path.join(FIXTURES, name)
+    with open(os.path.join(folder, "golden.json"), encoding="utf-8") as f:
+        golden = json.load(f)
+    tensors = load_file(os.path.join(folder, "golden.safetensors"))
+    bert = AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager", add_pooling_layer=False)
+    bert.eval()
+    ids, mask = torch.tensor(golden["input_ids"]), torch.tensor(golden["attention_mask"])
+    types = torch.tensor(golden["token_type_ids"])
+    target, prompt = torch.from_numpy(tensors["target"]), torch.from_numpy(tensors["prompt"])
+    print(f"{name}: {type(bert).__name__}, {prompt.shape[0]} virtual tokens")
+    hidden = bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+    diffs = [worst("hidden", tensors["hidden"], hidden.detach().numpy()),
+             worst("embeddings", tensors["embeddings"], embeddings_of(hidden, mask).detach().numpy())]
+    for placement in ("before_cls", "after_cls"):
+        rows = prompt.clone().requires_grad_(True)
+        out, text_mask = prompted(bert, rows, ids, mask, types, placement)
+        loss = cosine_loss(embeddings_of(out, text_mask), target)
+        loss.backward()
+        diffs += [worst(placement, tensors[placement + "_hidden"], out.detach().numpy()),
+                  worst("loss", tensors[placement + "_loss"], [loss.item()]),
+                  worst("dPrompt", tensors[placement + "_prompt_grad"], rows.grad.numpy())]
+    # PEFT's prompt tuning for an encoder puts the rows before [CLS] and ignores token_type_ids
+    bert.name_or_path = name   # what PEFT records as base_model_name_or_path, as for the decoders' fixtures
+    peft_model = get_peft_model(bert, PromptTuningConfig(task_type=TaskType.FEATURE_EXTRACTION,
+                                                         num_virtual_tokens=prompt.shape[0]))
+    with torch.no_grad():
+        prompt_of(peft_model).copy_(prompt)
+        out = peft_model(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state.numpy()
+        untyped, _ = prompted(bert, prompt, ids, mask, torch.zeros_like(types), "before_cls")
+    single = [b for b in range(ids.shape[0]) if not types[b].any()]
+    pairs = [b for b in range(ids.shape[0]) if types[b].any()]
+    diffs += [worst("PEFT, types 0", tensors["before_cls_hidden"][single], out[single]),
+              worst("PEFT vs ours, types zeroed", untyped.numpy()[pairs], out[pairs])]
+    print(f"  {'(pair row)':<28} PEFT drops its token types: it differs from the fixture by "
+          f"{np.max(np.abs(tensors['before_cls_hidden'][pairs] - out[pairs])):.3g}")
+    if save:
+        save_peft(peft_model, name)
+    return max(diffs)
+
+
 def save_peft(model, name):
-    """PEFT's save_pretrained into a temporary folder, then its two adapter files into the fixture's adapter-peft/."""
+    """PEFT's save_pretrained into a temporary folder, then its two adapter files into the fixture's adapter-peft/
+    (bert-tiny's holds the prompt of golden.safetensors as a FEATURE_EXTRACTION adapter)."""
     target = os.path.join(FIXTURES, name, "adapter-peft")
     os.makedirs(target, exist_ok=True)
     with tempfile.TemporaryDirectory() as saved:
@@ -97,9 +171,12 @@ def main():
             failed.append(f"{name}: golden differs by {diff:.3g}")
         if args.save_peft:
             save_peft(model, name)
+    diff = check_bert("bert-tiny", args.save_peft)
+    if not diff <= TOLERANCE:
+        failed.append(f"bert-tiny: golden differs by {diff:.3g}")
     if failed:
         sys.exit("hf_crosscheck.py: " + "; ".join(failed))
-    print(f"all {len(MODELS)} fixtures agree with transformers and peft within {TOLERANCE}")
+    print(f"all {len(MODELS) + 1} fixtures agree with transformers and peft within {TOLERANCE}")
 
 
 if __name__ == "__main__":

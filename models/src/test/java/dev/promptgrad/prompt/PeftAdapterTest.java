@@ -6,7 +6,7 @@ import dev.promptgrad.safetensors.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -37,14 +37,17 @@ class PeftAdapterTest {
         assertSame(adapter, adapter.requireWidth(16, "gpt2-tiny"));
     }
 
-    /** Adapters PEFT 0.21 saved itself (tools/hf_crosscheck.py --save-peft), with its peft_version and modules_to_save. */
+    /**
+     * Adapters PEFT 0.21 saved itself (tools/hf_crosscheck.py --save-peft), with its peft_version and
+     * modules_to_save: four decoders' (CAUSAL_LM, 5 rows) and bert-tiny's (FEATURE_EXTRACTION, 3 rows).
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"})
-    void readsAdaptersPeftItselfSaved(String model) {
+    @CsvSource({"gpt2-tiny, 5", "llama-tiny, 5", "llama-tiny-gqa, 5", "llama-tiny-llama3, 5", "bert-tiny, 3"})
+    void readsAdaptersPeftItselfSaved(String model, int rows) {
         Path fixture = FIXTURE.resolveSibling(model);
         PeftAdapter adapter = PeftAdapter.read(fixture.resolve("adapter-peft"));
         assertEquals("PROMPT_TUNING", adapter.peftType());
-        assertEquals(5, adapter.virtualTokens());
+        assertEquals(rows, adapter.virtualTokens());
         try (SafetensorsFile golden = SafetensorsFile.open(fixture.resolve("golden.safetensors"))) {
             assertArrayEquals(golden.readFloats("prompt"), adapter.embeddings());
         }

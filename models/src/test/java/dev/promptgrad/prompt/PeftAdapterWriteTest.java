@@ -54,13 +54,14 @@ class PeftAdapterWriteTest {
      * is not PEFT, and adapters without them load in PEFT 0.21 (tools/hf_crosscheck.py loads the fixtures' ones).
      */
     @ParameterizedTest
-    @CsvSource({"gpt2-tiny, 2", "llama-tiny, 2", "llama-tiny-gqa, 2", "llama-tiny-llama3, 2"})
-    void writesWhatPeftItselfSavedButForTheFieldsPeftAdds(String model, int layers) throws IOException {
+    @CsvSource({"gpt2-tiny, CAUSAL_LM", "llama-tiny, CAUSAL_LM", "llama-tiny-gqa, CAUSAL_LM",
+            "llama-tiny-llama3, CAUSAL_LM", "bert-tiny, FEATURE_EXTRACTION"})
+    void writesWhatPeftItselfSavedButForTheFieldsPeftAdds(String model, String taskType) throws IOException {
         Path peftSaved = Fixtures.folder(model).resolve("adapter-peft");
         PeftAdapter saved = PeftAdapter.read(peftSaved);
         Path out = folder.resolve(model);
         PeftAdapter.write(out, saved.embeddings(), saved.virtualTokens(), saved.width(),
-                new PeftAdapter.TuningConfig(model, layers, 4, "RANDOM", null, null));
+                new PeftAdapter.TuningConfig(model, 2, 4, "RANDOM", null, null, taskType));
         assertArrayEquals(Files.readAllBytes(peftSaved.resolve(PeftAdapter.WEIGHTS_FILE)),
                 Files.readAllBytes(out.resolve(PeftAdapter.WEIGHTS_FILE)), "weights as PEFT saves them");
         String peftConfig = Files.readString(peftSaved.resolve(PeftAdapter.CONFIG_FILE));
