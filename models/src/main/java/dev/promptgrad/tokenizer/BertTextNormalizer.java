@@ -27,8 +27,19 @@ final class BertTextNormalizer {
         if (cleanText) text = clean(text);
         if (handleChineseChars) text = spaceChineseChars(text);
         if (stripAccents) text = withoutAccents(text);
-        if (lowercase) text = text.toLowerCase(Locale.ROOT);
+        if (lowercase) text = lowercase(text);
         return text;
+    }
+
+    /**
+     * Code point by code point, as Hugging Face's Rust normalizer lowercases (char::to_lowercase): no context rules,
+     * so a word-final Σ becomes σ where {@code String.toLowerCase} would give ς; one code point may still become two
+     * (İ → i + U+0307), as in Rust.
+     */
+    private static String lowercase(String text) {
+        StringBuilder out = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> out.append(new String(Character.toChars(c)).toLowerCase(Locale.ROOT)));
+        return out.toString();
     }
 
     private static String clean(String text) {

@@ -14,7 +14,8 @@ import java.util.stream.IntStream;
  * {@link BertTextNormalizer} → {@link BertPreTokenizer} → greedy longest-match-first WordPiece (continuations carry
  * the {@code ##} prefix; a word longer than {@code max_input_chars_per_word}, or with a piece the vocabulary lacks,
  * becomes one {@code [UNK]}), and the post-processor's {@code [CLS] … [SEP]} with truncation for the model
- * ({@link #encodeForModel}). Single sequences only, not pairs; added tokens in the text are plain characters.
+ * ({@link #encodeForModel}). Single sequences only, not pairs; added tokens in the text are plain characters
+ * (Hugging Face's {@code split_special_tokens=True}).
  */
 public final class WordPieceTokenizer implements Tokenizer {
     private final String name;

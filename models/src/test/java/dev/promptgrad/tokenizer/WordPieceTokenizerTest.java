@@ -81,6 +81,11 @@ class WordPieceTokenizerTest {
         assertArrayEquals(ids(tokenizer, "token", "##ization"), tokenizer.encode("Tokenization"));
         // accents stripped because lowercase is on and strip_accents is null
         assertArrayEquals(ids(tokenizer, "naive", "cafe"), tokenizer.encode("NAÏVE Café"));
+        // lower-cased character by character, as Hugging Face's Rust normalizer: a word-final Σ is σ, not ς
+        assertArrayEquals(ids(tokenizer, "σ"), tokenizer.encode("Σ"));
+        assertArrayEquals(tokenizer.encode("ΟΔΥΣΣΕΥσ"), tokenizer.encode("ΟΔΥΣΣΕΥΣ"));
+        // a special token's text is plain characters (split_special_tokens=True): "[", "cl", "##s", "]"
+        assertArrayEquals(ids(tokenizer, "[", "cl", "##s", "]"), tokenizer.encode("[CLS]"));
         // each ideograph is a word; one that the vocabulary lacks is [UNK] alone
         assertArrayEquals(ids(tokenizer, "中", "文"), tokenizer.encode("中文"));
         // 100 characters are still split; 101 are one [UNK]
