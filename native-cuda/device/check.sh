@@ -41,15 +41,17 @@ if ! "$JAVA" -version > "$OUT/java.txt" 2>&1; then
   exit 1
 fi
 
-# The CUDA 13 runtime, cuBLAS and NVRTC come from the system: add the folders holding them (the toolkit's, or
-# the nvidia-* pip wheels PyTorch brings) unless the dynamic linker already knows them.
+# The driver, the CUDA 13 runtime, cuBLAS and NVRTC come from the system: add the folders holding them (the
+# driver's, e.g. a container's /usr/local/nvidia; the toolkit's; or the nvidia-* pip wheels PyTorch brings) unless
+# the dynamic linker already knows them.
 library_folders() {
-  local roots=(/usr/local/cuda /usr/local/cuda-13* /usr/lib/x86_64-linux-gnu)
+  local roots=(/usr/local/nvidia /usr/local/cuda /usr/local/cuda-13* /usr/lib/x86_64-linux-gnu /usr/lib64)
   local site
   site=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) && roots+=($site)
-  local lib folder
-  for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13; do
+  local lib folder known path="${LD_LIBRARY_PATH:-}"
+  for lib in libcuda.so.1 libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13; do
     ldconfig -p 2>/dev/null | grep -q "$lib" && continue
+    for known in ${path//:/ }; do [ -e "$known/$lib" ] && continue 2; done
     folder=$(find "${roots[@]}" -maxdepth 7 -name "$lib" -print -quit 2>/dev/null)
     [ -n "$folder" ] && dirname "$folder"
   done | sort -u | paste -sd: -
