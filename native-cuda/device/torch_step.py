@@ -21,11 +21,11 @@ import peft
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import GPT2Config, GPT2LMHeadModel
 
-SHAPES = {
-    "gpt2-small": dict(n_embd=768, n_layer=12, n_head=12),
-    "gpt2-medium": dict(n_embd=1024, n_layer=24, n_head=16),
+SHAPES = {   # DeviceStepBenchmark's shapes; gpt2-tiny is for rehearsals on a CPU
+    "gpt2-small": dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12),
+    "gpt2-medium": dict(vocab_size=50257, n_positions=1024, n_embd=1024, n_layer=24, n_head=16),
+    "gpt2-tiny": dict(vocab_size=61, n_positions=64, n_embd=32, n_layer=2, n_head=4),
 }
-VOCAB = 50257
 
 
 def set_precision(precision):
@@ -43,8 +43,7 @@ def run(model_name, precision, batch, tokens, virtual, warmup, steps, device):
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    config = GPT2Config(vocab_size=VOCAB, n_positions=1024, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                        **SHAPES[model_name])
+    config = GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **SHAPES[model_name])
     torch.manual_seed(7)
     with torch.device(device):
         base = GPT2LMHeadModel(config)
@@ -52,7 +51,7 @@ def run(model_name, precision, batch, tokens, virtual, warmup, steps, device):
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-2)
     generator = torch.Generator().manual_seed(20240601)
-    ids = torch.randint(0, VOCAB, (batch, tokens), generator=generator).to(device)
+    ids = torch.randint(0, config.vocab_size, (batch, tokens), generator=generator).to(device)
     mask = torch.ones_like(ids)
 
     def step():
