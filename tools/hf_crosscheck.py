@@ -6,7 +6,8 @@ transformers or peft. This script loads each fixture model with transformers' Au
 with peft's PeftModel, runs the fixture's padded batch and compares logits, loss and dLoss/dPrompt with
 golden.json/golden.safetensors; then ten optimizer steps on the prompt from the fixture's start, with torch's AdamW
 and with transformers' own Adafactor (the fixtures' Adafactor is optimizer_fixtures.py's re-implementation), against
-the fixture's trajectories of losses and prompts.
+the fixture's trajectories of losses and prompts; and PEFT's greedy generate behind the adapter (12 new tokens after
+4 ids), whose ids --save-peft writes to fixtures/peft-generate.json for GenerateCommandTest.
 
 The encoder fixture bert-tiny is loaded with transformers' AutoModel: its last hidden states and mean-pooled,
 normalised embeddings, and with the soft prompt both placements (before and after [CLS]) built from its embeddings,
@@ -140,6 +141,23 @@ def check_trajectories(name):
         print(f"  {label + ' relative':<28} losses {loss_error:.3g}, prompts (L2 over the 10 steps) {prompt_error:.3g}")
         diffs.append(max(loss_error, prompt_error) * TOLERANCE / TRAJECTORY_RELATIVE)   # on TOLERANCE's scale
     return max(diffs)
+
+
+GENERATE_INPUT = [51, 9, 52, 44]
+GENERATE_NEW_TOKENS = 12
+
+
+def peft_generate(name):
+    """PEFT's greedy continuation of GENERATE_INPUT behind the fixture's adapter: the new ids."""
+    folder = os.path.join(FIXTURES, name)
+    model = load(folder, os.path.join(folder, "adapter"))
+    ids = torch.tensor([GENERATE_INPUT])
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=GENERATE_NEW_TOKENS,
+                             do_sample=False)
+    generated = out[0, len(GENERATE_INPUT):].tolist()
+    print(f"  {'greedy generate':<28} {generated}")
+    return generated
 
 
 def embeddings_of(hidden, text_mask):
@@ -283,18 +301,30 @@ def main():
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")
     failed = []
+    generated = {}
     for name in MODELS:
         model, diff = check_golden(name)
         if not diff <= TOLERANCE:
             failed.append(f"{name}: golden differs by {diff:.3g}")
         if not check_trajectories(name) <= TOLERANCE:
             failed.append(f"{name}: an optimizer trajectory differs")
+        generated[name] = peft_generate(name)
         if args.save_peft:
             save_peft(model, name)
     for name, diff in (("bert-tiny", check_bert("bert-tiny", args.save_peft)), ("bert-tiny onnx", check_onnx("bert-tiny")),
                        ("minilm", check_minilm())):
         if not diff <= TOLERANCE:
             failed.append(f"{name}: the reference differs by {diff:.3g}")
+    if args.save_peft:
+        path = os.path.join(FIXTURES, "peft-generate.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump({"script": "tools/hf_crosscheck.py", "input_ids": GENERATE_INPUT,
+                       "max_new_tokens": GENERATE_NEW_TOKENS, "adapter": "adapter", "greedy": True,
+                       "versions": f"torch {torch.__version__}, transformers {transformers.__version__}, "
+                                   f"peft {peft.__version__}",
+                       "generated_ids": generated}, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(path + ".tmp", path)
     if failed:
         sys.exit("hf_crosscheck.py: " + "; ".join(failed))
     print(f"all {len(MODELS) + 2} fixtures agree with transformers, peft, tokenizers and onnxruntime within {TOLERANCE}")

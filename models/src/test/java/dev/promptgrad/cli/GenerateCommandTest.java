@@ -17,6 +17,8 @@ import dev.promptgrad.testing.Fixtures;
 import dev.promptgrad.testing.SharedFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,7 +36,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code promptgrad generate} end to end on karpathy's stories260K (llama2.c .bin): greedy from BOS prints run.c's
- * reference ids; --json carries the documented fields; text without a tokenizer and bad ids fail with one line.
+ * reference ids; behind a PEFT adapter, the golden fixture models continue as PEFT's own generate does; --json
+ * carries the documented fields; text without a tokenizer and bad ids fail with one line.
  */
 class GenerateCommandTest {
 
@@ -58,6 +61,23 @@ class GenerateCommandTest {
         assertEquals("", run.err());
         String expected = Arrays.stream(RUN_C_GREEDY).mapToObj(String::valueOf).collect(Collectors.joining(" "));
         assertEquals(expected + "\n", run.out());
+    }
+
+    /** fixtures/peft-generate.json: PEFT 0.21's greedy generate with transformers 5.17 (tools/hf_crosscheck.py). */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny", "llama-tiny-gqa", "llama-tiny-llama3"})
+    void behindAnAdapterGreedyIdsArePeftsGenerate(String model) throws IOException {
+        Path fixtures = Fixtures.folder(model).getParent();
+        JsonObject peft = JsonObject.of(Json.parse(Files.readString(fixtures.resolve("peft-generate.json")),
+                "peft-generate.json", JsonLimits.upTo(1 << 20)), "peft-generate.json");
+        String input = Arrays.stream(peft.requireInts("input_ids")).mapToObj(String::valueOf)
+                .collect(Collectors.joining(","));
+        CliRun run = CliRun.of("generate", "--model", Fixtures.folder(model).toString(), "--prompt",
+                Fixtures.folder(model).resolve("adapter").toString(), "--input-ids", input, "--max-new-tokens",
+                String.valueOf(peft.requireInt("max_new_tokens")), "--temperature", "0", "--json");
+        assertEquals(Main.OK, run.exitCode(), run.describe());
+        JsonObject result = JsonObject.of(Json.parse(run.out().strip(), "stdout", JsonLimits.upTo(1 << 20)), "stdout");
+        assertEquals(peft.requireObject("generated_ids").requireArray(model), result.requireArray("generated_ids"));
     }
 
     @Test
