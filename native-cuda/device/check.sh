@@ -6,10 +6,14 @@
 #   2. our prompt-tuning step (DeviceStepBenchmark: the step `promptgrad train` runs, with float32 weights, and
 #      with bfloat16 weights on the first shape) and PyTorch + PEFT's (torch_step.py) on GPT-2-small and
 #      GPT-2-medium shapes, batch 8, 512 tokens, 20 virtual tokens, fp32 and TF32;
-#   3. one Markdown table of ms/step, tokens/s and peak device memory, then our step's time per kernel on
-#      GPT-2-small (every kernel waited for), written to $OUT/results.md and printed last.
+#   3. NVIDIA's compute-sanitizer (memcheck, then racecheck) over the contract suite, each with a time limit, for
+#      out-of-bounds accesses and shared-memory races the CPU emulator cannot see;
+#   4. one Markdown table of ms/step, tokens/s and peak device memory, then our step's time per kernel on
+#      GPT-2-small (every kernel waited for) and the sanitizer's findings, written to $OUT/results.md and printed last.
 # Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run.
-# STAGES picks stages for a rerun (default "tests promptgrad torch profile report"); STAGE_SECONDS limits each (120).
+# STAGES picks stages for a rerun (default "tests promptgrad torch profile sanitize report"); STAGE_SECONDS limits
+# each (120), SANITIZE_SECONDS each sanitizer tool (60). COMPUTE_SANITIZER names the sanitizer (default: on PATH or
+# in /usr/local/cuda*/bin); under CUDA_EMULATOR the stage runs only when it is given (a stand-in, for a rehearsal).
 # BENCH_MODELS, BENCH_BATCH and BENCH_TOKENS change the benchmark's shapes (default gpt2-small,gpt2-medium, 8, 512).
 # CUDA_EMULATOR=DIR rehearses the whole check on a machine without a GPU, with native-cuda's CPU emulator of the
 # CUDA libraries (built by src/test/emulator/build.sh into DIR) in place of the system's; use small BENCH_* then.
@@ -22,7 +26,8 @@ OUT="${OUT:-$PWD/native-cuda/device/out}"
 mkdir -p "$OUT"
 ARCHIVE=native-cuda/device/dist/promptgrad-device.tar.gz
 STAGE_SECONDS="${STAGE_SECONDS:-120}"   # each stage's limit, so the whole check fits one device call
-STAGES=" ${STAGES:-tests promptgrad torch profile report} "
+STAGES=" ${STAGES:-tests promptgrad torch profile sanitize report} "
+SANITIZE_SECONDS="${SANITIZE_SECONDS:-60}"
 wants() { [[ "$STAGES" == *" $1 "* ]]; }
 status=0
 
@@ -81,7 +86,7 @@ BENCH_SHAPE=(--models "$MODELS" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8
 cat "$OUT/environment.txt"
 
 if wants tests; then
-echo "== 1/3 CUDA backend tests (contract suite, GPU tests, golden fixtures, model tests on cuda)"
+echo "== 1/4 CUDA backend tests (contract suite, GPU tests, golden fixtures, model tests on cuda)"
 # from $WORK, where the archive's shared/ (stories260K) is found; fixtures come from this repository copy, as files
 REPO=$PWD
 (cd "$WORK" && timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true \
@@ -91,7 +96,7 @@ tail -n 40 "$OUT/tests.txt"
 fi
 
 if wants promptgrad; then
-echo "== 2/3 step benchmark: promptgrad on CUDA"
+echo "== 2/4 step benchmark: promptgrad on CUDA"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
 timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
   "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
@@ -102,14 +107,14 @@ tail -n 20 "$OUT/bench-promptgrad.txt"
 fi
 
 if wants torch; then
-echo "== 2/3 step benchmark: PyTorch + PEFT"
+echo "== 2/4 step benchmark: PyTorch + PEFT"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "pytorch+peft"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
 timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --device "$TORCH_DEVICE" --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
 tail -n 20 "$OUT/bench-torch.txt"
 fi
 
 if wants profile; then
-echo "== 2/3 where our step's time goes (GPT-2-small shape, every kernel waited for)"
+echo "== 2/4 where our step's time goes (GPT-2-small shape, every kernel waited for)"
 rm -f "$OUT/profile.md"
 timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
   --models "${MODELS%%,*}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}" --tokens "${BENCH_TOKENS:-512}" \
@@ -117,11 +122,37 @@ timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.trai
 tail -n 5 "$OUT/bench-profile.txt"
 fi
 
+if wants sanitize; then
+echo "== 3/4 compute-sanitizer over the contract suite (memcheck, racecheck; ${SANITIZE_SECONDS} s each)"
+SANITIZER="${COMPUTE_SANITIZER:-}"
+if [ -z "$SANITIZER" ] && [ -z "${CUDA_EMULATOR:-}" ]; then
+  SANITIZER=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+fi
+for tool in memcheck racecheck; do
+  log="$OUT/sanitize-$tool.txt"
+  if [ -z "$SANITIZER" ]; then
+    echo "compute-sanitizer: not run (${CUDA_EMULATOR:+the CUDA emulator stands in for the GPU}${CUDA_EMULATOR:-not found})" > "$log"
+    cat "$log"
+    continue
+  fi
+  # the suite with every kernel waited for, so that a finding comes with the test that made it; a run cut by the
+  # limit keeps what it found so far (the report counts the findings, and says the run was cut)
+  (cd "$WORK" && timeout --kill-after=10 "$SANITIZE_SECONDS" "$SANITIZER" --tool "$tool" --print-limit 20 \
+    "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true -cp "$CP" dev.promptgrad.cuda.DeviceCheck \
+    'dev.promptgrad.cuda.CudaBackendContractTest$CheckingEveryKernel') > "$log" 2>&1
+  code=$?
+  pkill -f 'DeviceCheck dev.promptgrad.cuda.CudaBackendContractTest' 2>/dev/null   # a test JVM the cut orphaned
+  [ $code -eq 124 ] || [ $code -eq 137 ] && echo "sanitize: cut at ${SANITIZE_SECONDS} s" >> "$log"
+  grep -q "ERROR SUMMARY: [1-9]" "$log" && status=1
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|device check:|sanitize: cut" "$log" | tail -n 3
+done
+fi
+
 if wants report; then
-echo "== 3/3 results"
+echo "== 4/4 results"
 python3 native-cuda/device/report.py --results "$OUT/results.jsonl" --tests "$OUT/tests.txt" \
-  --environment "$OUT/environment.txt" --models "$MODELS" \
-  --profile "$OUT/profile.md" > "$OUT/results.md" || status=1
+  --environment "$OUT/environment.txt" --models "$MODELS" --sanitizer "$OUT/sanitize-memcheck.txt" \
+  --sanitizer "$OUT/sanitize-racecheck.txt" --profile "$OUT/profile.md" > "$OUT/results.md" || status=1
 cat "$OUT/results.md"
 fi
 exit $status

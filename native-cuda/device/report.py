@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Builds the device check's one Markdown table from the JSON lines DeviceStepBenchmark and torch_step.py append:
 per model shape and precision, each framework's ms/step, tokens/s and peak device memory, and promptgrad's speed
-relative to PyTorch + PEFT. Adds the test stage's verdict and the machine. Standard library only; prints to stdout.
+relative to PyTorch + PEFT. Adds the test stage's verdict, compute-sanitizer's findings and the machine. Standard
+library only; prints to stdout.
 """
 import argparse
 import json
@@ -36,6 +37,29 @@ def verdict(path):
     return lines[-1] if lines else "the test run ended without a summary (see tests.txt)"
 
 
+def sanitizer_verdict(path):
+    """compute-sanitizer's summary over the contract suite: its ERROR SUMMARY, the findings printed before a cut,
+    the suite's own verdict, or why it did not run."""
+    tool = os.path.basename(path).removeprefix("sanitize-").removesuffix(".txt")
+    if not os.path.exists(path):
+        return f"{tool}: no log"
+    with open(path, encoding="utf-8", errors="replace") as log:
+        lines = [l.strip() for l in log]
+    if any("not run" in l for l in lines):
+        return next(l for l in lines if "not run" in l).replace("compute-sanitizer", tool)
+    summary = [l.lstrip("= ") for l in lines if "ERROR SUMMARY" in l]
+    findings = sum(1 for l in lines if l.startswith("========= ") and ("Invalid" in l or "Race" in l
+                                                                          or "hazard" in l.lower()))
+    tests = [l for l in lines if "device check:" in l]
+    cut = any("sanitize: cut" in l for l in lines)
+    parts = [summary[-1] if summary else f"{findings} findings printed"]
+    if cut:
+        parts.append("cut at the time limit, so only the tests run before it were checked")
+    if tests:
+        parts.append(tests[-1])
+    return f"{tool}: " + "; ".join(parts)
+
+
 def environment(path):
     if not os.path.exists(path):
         return []
@@ -51,6 +75,8 @@ def main():
     parser.add_argument("--models", default="gpt2-small,gpt2-medium", help="the shapes expected in the table")
     parser.add_argument("--precisions", default="fp32,tf32")
     parser.add_argument("--profile", help="DeviceStepBenchmark --profile's tables, appended when present")
+    parser.add_argument("--sanitizer", action="append", default=[],
+                        help="a compute-sanitizer stage log (sanitize-TOOL.txt); may repeat")
     args = parser.parse_args()
     results = read_results(args.results)
 
@@ -62,6 +88,8 @@ def main():
     if ours:
         print(f"- promptgrad CUDA backend: {ours['device']}")
     print(f"- tests: {verdict(args.tests)}")
+    for log in args.sanitizer:
+        print(f"- compute-sanitizer {sanitizer_verdict(log)}")
     print()
     print("| model | precision | framework | ms/step | tokens/s | peak allocated (MiB) | peak reserved (MiB)"
           " | loss first → last | promptgrad speed vs PyTorch |")

@@ -21,7 +21,8 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
  * launcher, and, when the models test-jar is on the class path, the model tests that run on every backend (run them
  * with -Dpromptgrad.test.backends=cuda). Prints the summary with every failure. Run it with
  * -Dpromptgrad.requireCuda=true so nothing is skipped; a skipped or failed test, or a missing model test class,
- * makes it end with an exception (exit status 1). A tool, not a test.
+ * makes it end with an exception (exit status 1). Test class names as arguments run those classes alone (the
+ * device check's compute-sanitizer stage runs the contract suite so). A tool, not a test.
  */
 public final class DeviceCheck {
 
@@ -38,20 +39,26 @@ public final class DeviceCheck {
 
     public static void main(String[] args) {
         System.out.println("CUDA probe: " + CudaAvailability.probe().describe());
-        List<DiscoverySelector> selectors = new ArrayList<>(List.of(selectClass(CudaAvailabilityTest.class),
-                selectClass(BackendsCudaTest.class), selectClass(CudaBackendContractTest.class),
-                selectClass(CudaBackendTest.class), selectClass(Gpt2GoldenTest.class)));
+        List<DiscoverySelector> selectors = new ArrayList<>();
         List<String> missing = new ArrayList<>();
-        for (String name : MODEL_TESTS) {
-            try {
-                selectors.add(selectClass(Class.forName(name)));
-            } catch (ClassNotFoundException e) {
-                missing.add(name);
+        if (args.length > 0) {
+            for (String name : args) selectors.add(selectClass(name));
+            System.out.println("test classes: " + String.join(", ", args));
+        } else {
+            selectors.addAll(List.of(selectClass(CudaAvailabilityTest.class), selectClass(BackendsCudaTest.class),
+                    selectClass(CudaBackendContractTest.class), selectClass(CudaBackendTest.class),
+                    selectClass(Gpt2GoldenTest.class)));
+            for (String name : MODEL_TESTS) {
+                try {
+                    selectors.add(selectClass(Class.forName(name)));
+                } catch (ClassNotFoundException e) {
+                    missing.add(name);
+                }
             }
+            System.out.println(missing.isEmpty() ? "model tests: all " + MODEL_TESTS.size() + " classes, on backends "
+                    + System.getProperty("promptgrad.test.backends", "(TestBackends' default)")
+                    : "model tests: missing " + missing + " (is the models test-jar on the class path?)");
         }
-        System.out.println(missing.isEmpty() ? "model tests: all " + MODEL_TESTS.size() + " classes, on backends "
-                + System.getProperty("promptgrad.test.backends", "(TestBackends' default)")
-                : "model tests: missing " + missing + " (is the models test-jar on the class path?)");
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors).build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
