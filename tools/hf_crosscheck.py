@@ -7,7 +7,7 @@ with peft's PeftModel, runs the fixture's padded batch and compares logits, loss
 golden.json/golden.safetensors; then ten optimizer steps on the prompt from the fixture's start, with torch's AdamW
 and with transformers' own Adafactor (the fixtures' Adafactor is optimizer_fixtures.py's re-implementation), against
 the fixture's trajectories of losses and prompts; and PEFT's greedy generate behind the adapter (12 new tokens after
-4 ids), whose ids --save-peft writes to fixtures/peft-generate.json for GenerateCommandTest.
+4 ids), whose ids --save writes to fixtures/peft-generate.json for GenerateCommandTest.
 
 The encoder fixture bert-tiny is loaded with transformers' AutoModel: its last hidden states and mean-pooled,
 normalised embeddings, and with the soft prompt both placements (before and after [CLS]) built from its embeddings,
@@ -19,7 +19,7 @@ The MiniLM reference (the offline default model, from the langchain4j jar in ~/.
 tokenizers library on the jar's tokenizer.json (every WordPiece case, with its truncation length) and onnxruntime
 on the jar's ONNX file (the sentence embeddings).
 
-With --save-peft it also saves each fixture's adapter again with PEFT's own save_pretrained, into the fixture's
+With --save it also saves each fixture's adapter again with PEFT's own save_pretrained, into the fixture's
 adapter-peft/ folder (config and weights; not PEFT's model card, which names this machine's paths), for
 promptgrad's tests to read and to compare its own files with. Needs torch, transformers (with tokenizers), peft,
 safetensors and onnxruntime, and the langchain4j MiniLM jar in ~/.m2 (any build of the project puts it there); not
@@ -280,6 +280,21 @@ def check_minilm():
     return max(diffs)
 
 
+def save_transformers(name):
+    """The fixture model saved again by transformers' save_pretrained, config and weights, into transformers5/:
+    transformers 5 writes rope_parameters (theta and scaling together) and dtype where 4 wrote rope_theta,
+    rope_scaling and torch_dtype."""
+    folder = os.path.join(FIXTURES, name)
+    target = os.path.join(folder, "transformers5")
+    os.makedirs(target, exist_ok=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    with tempfile.TemporaryDirectory() as saved:
+        model.save_pretrained(saved)
+        for file in ("config.json", "model.safetensors"):
+            shutil.copyfile(os.path.join(saved, file), os.path.join(target, file + ".tmp"))
+            os.replace(os.path.join(target, file + ".tmp"), os.path.join(target, file))
+
+
 def save_peft(model, name):
     """PEFT's save_pretrained into a temporary folder, then its two adapter files into the fixture's adapter-peft/
     (bert-tiny's holds the prompt of golden.safetensors as a FEATURE_EXTRACTION adapter)."""
@@ -294,8 +309,9 @@ def save_peft(model, name):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--save-peft", action="store_true",
-                        help="save each fixture's adapter again with PEFT's save_pretrained, into adapter-peft/")
+    parser.add_argument("--save", action="store_true",
+                        help="save what promptgrad's tests read: each fixture's adapter saved by PEFT (adapter-peft/),"
+                             " each decoder fixture saved by transformers (transformers5/), PEFT's generate ids")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -309,13 +325,14 @@ def main():
         if not check_trajectories(name) <= TOLERANCE:
             failed.append(f"{name}: an optimizer trajectory differs")
         generated[name] = peft_generate(name)
-        if args.save_peft:
+        if args.save:
             save_peft(model, name)
-    for name, diff in (("bert-tiny", check_bert("bert-tiny", args.save_peft)), ("bert-tiny onnx", check_onnx("bert-tiny")),
+            save_transformers(name)
+    for name, diff in (("bert-tiny", check_bert("bert-tiny", args.save)), ("bert-tiny onnx", check_onnx("bert-tiny")),
                        ("minilm", check_minilm())):
         if not diff <= TOLERANCE:
             failed.append(f"{name}: the reference differs by {diff:.3g}")
-    if args.save_peft:
+    if args.save:
         path = os.path.join(FIXTURES, "peft-generate.json")
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump({"script": "tools/hf_crosscheck.py", "input_ids": GENERATE_INPUT,

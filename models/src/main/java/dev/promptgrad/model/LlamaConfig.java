@@ -127,7 +127,7 @@ public record LlamaConfig(String modelType, int vocabSize, int contextLength, in
                 json.intOr("num_key_value_heads", heads),
                 json.intOr("head_dim", dim / heads),
                 json.doubleOr("rms_norm_eps", 1e-6),
-                json.doubleOr("rope_theta", 10000.0),
+                RopeScaling.theta(json, 10000.0),
                 RopeLayout.ROTATE_HALF,
                 json.booleanOr("tie_word_embeddings", false),
                 qwen || attentionBias,

@@ -8,8 +8,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A Hugging Face config.json's {@code rope_scaling}: how a Llama-family model stretches RoPE beyond the context it
- * was first trained for. Two types are computed, {@code linear} (position interpolation) and {@code llama3}
+ * A Hugging Face config.json's {@code rope_scaling} (transformers 4) or {@code rope_parameters} (transformers 5, which
+ * also holds {@code rope_theta}): how a Llama-family model stretches RoPE beyond the context it was first trained for. Two types are computed, {@code linear} (position interpolation) and {@code llama3}
  * (Llama 3.1, 3.2 and 3.3); the others (dynamic, yarn, longrope) change attention or depend on the sequence length
  * and are refused by name. It reads and writes the JSON and makes the {@link RopeFrequencies}; it rotates nothing.
  *
@@ -43,19 +43,29 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
         return new RopeScaling("llama3", factor, lowFreqFactor, highFreqFactor, originalContext);
     }
 
+    /** transformers 5's key for the RoPE settings, theta and scaling together; it wins over the older keys. */
+    public static final String PARAMETERS = "rope_parameters";
+
     /**
-     * The {@code rope_scaling} object of a config.json, or null when it is absent, null, or of type "default"
-     * (plain RoPE). The type is read from {@code rope_type}, or the older {@code type}. Errors name the key.
+     * The scaling a config.json describes, or null for plain RoPE: its {@code rope_parameters} object when present
+     * (transformers 5), else its {@code rope_scaling} object; null when that is absent, null, or of type "default".
+     * The type is read from {@code rope_type}, or the older {@code type} (rope_scaling only; rope_parameters without
+     * a type is plain RoPE). Errors name the key.
      */
     public static RopeScaling fromHuggingFace(JsonObject config) {
-        if (!config.has("rope_scaling")) return null;
-        JsonObject scaling = config.requireObject("rope_scaling");
-        String key = scaling.has("rope_type") ? "rope_type" : "type";
-        if (!scaling.has(key)) throw config.error("rope_scaling", "has neither rope_type nor type");
-        String type = scaling.requireString(key);
+        boolean parameters = config.has(PARAMETERS);
+        String key = parameters ? PARAMETERS : "rope_scaling";
+        if (!config.has(key)) return null;
+        JsonObject scaling = config.requireObject(key);
+        String typeKey = scaling.has("rope_type") || parameters ? "rope_type" : "type";
+        if (!scaling.has(typeKey)) {
+            if (parameters) return null;
+            throw config.error(key, "has neither rope_type nor type");
+        }
+        String type = scaling.requireString(typeKey);
         if (type.equals("default")) return null;
         if (!TYPES.contains(type)) {
-            throw config.error("rope_scaling", "is of type " + type + ", which is not supported; only "
+            throw config.error(key, "is of type " + type + ", which is not supported; only "
                     + String.join(" and ", TYPES) + " RoPE scaling is");
         }
         try {
@@ -64,8 +74,20 @@ public record RopeScaling(String type, double factor, double lowFreqFactor, doub
                             scaling.requireDouble("high_freq_factor"),
                             scaling.requireInt("original_max_position_embeddings"));
         } catch (IllegalArgumentException e) {
-            throw config.error("rope_scaling", "is not usable: " + e.getMessage());
+            throw config.error(key, "is not usable: " + e.getMessage());
         }
+    }
+
+    /**
+     * RoPE's base θ: {@code rope_parameters.rope_theta} (transformers 5), else {@code rope_theta}, else
+     * {@code fallback}, the model type's default.
+     */
+    public static double theta(JsonObject config, double fallback) {
+        if (config.has(PARAMETERS)) {
+            JsonObject parameters = config.requireObject(PARAMETERS);
+            if (parameters.has("rope_theta")) return parameters.requireDouble("rope_theta");
+        }
+        return config.doubleOr("rope_theta", fallback);
     }
 
     /** The rope_scaling object Hugging Face writes for this scaling (values for dev.promptgrad.json.JsonWriter). */

@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The four PyTorch golden fixtures (gpt2-tiny, llama-tiny, llama-tiny-gqa, and llama-tiny-llama3 with Llama 3.1's
  * RoPE scaling; tools/README.md) loaded from their Hugging Face folders and run with the fixture's soft prompt: the
  * derived model mask and labels, logits, every hidden state, the loss, dLoss/dPrompt and a 10-step AdamW trajectory,
- * on each backend.
+ * on each backend; and the same logits from each folder as transformers 5 saves it (rope_parameters, dtype).
  */
 class GoldenFixtureTest {
 
@@ -70,6 +70,26 @@ class GoldenFixtureTest {
             }
             Compare.assertClose(fixture.tensor("final_hidden"), capture.finalNorm, 1e-5, fixture + " final norm");
             assertEquals(0, tape.recordedOps(), "a constant prompt records nothing");
+        }
+    }
+
+    /**
+     * transformers5/: the fixture model saved again by transformers 5.17 (tools/hf_crosscheck.py --save), whose
+     * config.json holds RoPE's theta and scaling as rope_parameters, with no rope_theta or rope_scaling. A reader of
+     * only the older keys would run llama-tiny-gqa with θ 10000 instead of 500000 and llama-tiny-llama3 unscaled.
+     */
+    @ParameterizedTest(name = "{0} on {1}")
+    @MethodSource("cases")
+    void foldersSavedByTransformers5GiveTheSameLogits(GoldenFixture fixture, TestBackends.Named named) {
+        try (Backend backend = named.open();
+             LanguageModel model = HuggingFaceCheckpoint.load(fixture.folder().resolve("transformers5"), backend);
+             Workspace workspace = new Workspace(backend, "golden");
+             Scope scope = new Scope(backend, "prompt")) {
+            Tape tape = new Tape(backend, workspace);
+            Variable prompt = tape.constant(promptTensor(fixture, scope, model.dim()), "prompt");
+            Variable logits = model.logits(tape, fixture.batch(), prompt);
+            Compare.assertClose(fixture.tensor("logits"), backend.download(logits.value()), 1e-5,
+                    fixture + " logits from transformers5/");
         }
     }
 

@@ -85,6 +85,32 @@ class ModelConfigTest {
         assertEquals(RopeFrequencies.standard(10000, plain.headSize()), plain.ropeFrequencies());
     }
 
+    /** transformers 5 writes theta and scaling together as rope_parameters, and no rope_theta or rope_scaling. */
+    @Test
+    void ropeParametersOfTransformers5AreRead() {
+        LlamaConfig llama31 = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"rope_parameters\": {\"factor\": 32.0, \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0,"
+                + " \"original_max_position_embeddings\": 8192, \"rope_theta\": 500000.0, \"rope_type\": \"llama3\"}}"));
+        assertEquals(RopeScaling.llama3(32, 1, 4, 8192), llama31.ropeScaling());
+        assertEquals(RopeFrequencies.llama3(500000, llama31.headSize(), 32, 1, 4, 8192), llama31.ropeFrequencies());
+        LlamaConfig plain = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"default\"}}"));
+        assertEquals(null, plain.ropeScaling());
+        assertEquals(RopeFrequencies.standard(500000, plain.headSize()), plain.ropeFrequencies());
+        LlamaConfig untyped = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"qwen2\", " + LLAMA
+                + ", \"rope_parameters\": {\"rope_theta\": 1000000.0}}"));
+        assertEquals(RopeFrequencies.standard(1000000, untyped.headSize()), untyped.ropeFrequencies());
+        // rope_parameters wins over the older keys, as in transformers 5
+        LlamaConfig both = LlamaConfig.fromHuggingFace(json("{\"model_type\": \"llama\", " + LLAMA
+                + ", \"rope_theta\": 10000.0, \"rope_scaling\": null,"
+                + " \"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"linear\", \"factor\": 2.0}}"));
+        assertEquals(RopeFrequencies.linear(500000, both.headSize(), 2), both.ropeFrequencies());
+        JsonException yarn = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(
+                "{\"model_type\": \"llama\", " + LLAMA
+                        + ", \"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 4.0, \"rope_theta\": 1e4}}")));
+        assertMentions(yarn, "key 'rope_parameters' is of type yarn, which is not supported; only linear and llama3");
+    }
+
     @Test
     void llamaRefusals() {
         JsonException yarn = assertThrows(JsonException.class, () -> LlamaConfig.fromHuggingFace(json(

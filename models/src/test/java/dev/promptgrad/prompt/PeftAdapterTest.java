@@ -38,7 +38,7 @@ class PeftAdapterTest {
     }
 
     /**
-     * Adapters PEFT 0.21 saved itself (tools/hf_crosscheck.py --save-peft), with its peft_version and
+     * Adapters PEFT 0.21 saved itself (tools/hf_crosscheck.py --save), with its peft_version and
      * modules_to_save: four decoders' (CAUSAL_LM, 5 rows) and bert-tiny's (FEATURE_EXTRACTION, 3 rows).
      */
     @ParameterizedTest
