@@ -19,7 +19,10 @@ The MiniLM reference (the offline default model, from the langchain4j jar in ~/.
 tokenizers library on the jar's tokenizer.json (every WordPiece case, with its truncation length) and onnxruntime
 on the jar's ONNX file (the sentence embeddings).
 
-With --save it also saves each fixture's adapter again with PEFT's own save_pretrained, into the fixture's
+With --save it also writes two more golden folders under fixtures/hf-families/, made by transformers itself:
+tiny random Qwen2 (q/k/v biases, θ = 10⁶) and Mistral models as save_pretrained writes them, and the logits, loss
+and dLoss/dPrompt that the models give behind a PEFT prompt on the golden batch (HuggingFaceFamiliesTest). It also
+saves each fixture's adapter again with PEFT's own save_pretrained, into the fixture's
 adapter-peft/ folder (config and weights; not PEFT's model card, which names this machine's paths), for
 promptgrad's tests to read and to compare its own files with. Needs torch, transformers (with tokenizers), peft,
 safetensors and onnxruntime, and the langchain4j MiniLM jar in ~/.m2 (any build of the project puts it there); not
@@ -43,7 +46,9 @@ import transformers
 from peft import PeftModel
 from safetensors.numpy import load_file
 from peft import PromptTuningConfig, TaskType, get_peft_model
-from transformers import AutoModel, AutoModelForCausalLM
+from transformers import (AutoModel, AutoModelForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM)
+from safetensors.torch import save_file
 from transformers.optimization import Adafactor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -280,6 +285,61 @@ def check_minilm():
     return max(diffs)
 
 
+FAMILIES = {
+    "qwen2-tiny": (Qwen2Config, Qwen2ForCausalLM, dict(rope_theta=1e6)),
+    "mistral-tiny": (MistralConfig, MistralForCausalLM, dict(rope_theta=1e4, sliding_window=4096)),
+}
+
+
+def save_family(name):
+    """A tiny random model of another Llama-shaped family, saved by transformers, and its golden values behind a
+    PEFT prompt on gpt2-tiny's golden batch: fixtures/hf-families/NAME/{config.json, model.safetensors,
+    reference.json, reference.safetensors}."""
+    config_class, model_class, extra = FAMILIES[name]
+    config = config_class(vocab_size=67, hidden_size=16, intermediate_size=40, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                          rms_norm_eps=1e-6, tie_word_embeddings=False, attention_dropout=0.0, **extra)
+    model = model_class(config)
+    generator = torch.Generator().manual_seed(sum(map(ord, name)))
+    with torch.no_grad():   # weights large enough that every part changes the logits (the init's are tiny)
+        for key, value in model.named_parameters():
+            noise = torch.randn(value.shape, generator=generator)
+            value.copy_(1 + 0.1 * noise if key.endswith("norm.weight") else
+                        0.1 * noise if key.endswith(".bias") else 0.25 * noise)
+    model.eval()
+    target = os.path.join(FIXTURES, "hf-families", name)
+    os.makedirs(target, exist_ok=True)
+    with tempfile.TemporaryDirectory() as saved:
+        model.save_pretrained(saved)
+        for file in ("config.json", "model.safetensors"):
+            shutil.copyfile(os.path.join(saved, file), os.path.join(target, file + ".tmp"))
+            os.replace(os.path.join(target, file + ".tmp"), os.path.join(target, file))
+    with open(os.path.join(FIXTURES, "gpt2-tiny", "golden.json"), encoding="utf-8") as f:
+        batch = json.load(f)
+    ids, mask = torch.tensor(batch["input_ids"]), torch.tensor(batch["attention_mask"])
+    labels = torch.tensor(batch["labels"])
+    prompt = 0.5 * torch.randn(batch["P"], config.hidden_size, generator=generator)
+    peft_model = get_peft_model(model, PromptTuningConfig(task_type=TaskType.CAUSAL_LM,
+                                                          num_virtual_tokens=batch["P"]))
+    with torch.no_grad():
+        prompt_of(peft_model).copy_(prompt)
+    out = peft_model(input_ids=ids, attention_mask=mask, labels=labels)
+    out.loss.backward()
+    reference = {"script": "tools/hf_crosscheck.py", "P": batch["P"], "input_ids": batch["input_ids"],
+                 "attention_mask": batch["attention_mask"], "labels": batch["labels"], "loss": out.loss.item(),
+                 "versions": f"torch {torch.__version__}, transformers {transformers.__version__}, "
+                             f"peft {peft.__version__}"}
+    with open(os.path.join(target, "reference.json.tmp"), "w", encoding="utf-8") as f:
+        json.dump(reference, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(os.path.join(target, "reference.json.tmp"), os.path.join(target, "reference.json"))
+    save_file({"prompt": prompt.contiguous(), "logits": out.logits.detach().contiguous(),
+               "loss": out.loss.detach().reshape(1), "prompt_grad": prompt_of(peft_model).grad.contiguous()},
+              os.path.join(target, "reference.safetensors.tmp"), metadata={"format": "pt"})
+    os.replace(os.path.join(target, "reference.safetensors.tmp"), os.path.join(target, "reference.safetensors"))
+    print(f"{name}: {model_class.__name__} saved with its golden values, loss {out.loss.item():.4f}")
+
+
 def save_transformers(name):
     """The fixture model saved again by transformers' save_pretrained, config and weights, into transformers5/:
     transformers 5 writes rope_parameters (theta and scaling together) and dtype where 4 wrote rope_theta,
@@ -333,6 +393,8 @@ def main():
         if not diff <= TOLERANCE:
             failed.append(f"{name}: the reference differs by {diff:.3g}")
     if args.save:
+        for name in FAMILIES:
+            save_family(name)
         path = os.path.join(FIXTURES, "peft-generate.json")
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump({"script": "tools/hf_crosscheck.py", "input_ids": GENERATE_INPUT,

@@ -35,7 +35,7 @@ public final class DeviceCheck {
             "dev.promptgrad.model.RandomModelsTest", "dev.promptgrad.encoder.BertGoldenTest",
             "dev.promptgrad.generate.Stories260KTest", "dev.promptgrad.generate.DecodingTest",
             "dev.promptgrad.hard.PromptObjectiveTest", "dev.promptgrad.hard.VocabularyIndexTest",
-            "dev.promptgrad.model.Bf16WeightsTest");
+            "dev.promptgrad.model.Bf16WeightsTest", "dev.promptgrad.model.HuggingFaceFamiliesTest");
 
     public static void main(String[] args) {
         System.out.println("CUDA probe: " + CudaAvailability.probe().describe());
