@@ -340,6 +340,35 @@ def save_family(name):
     print(f"{name}: {model_class.__name__} saved with its golden values, loss {out.loss.item():.4f}")
 
 
+def save_bf16_sharded(name):
+    """The fixture model in bfloat16, saved by transformers in 8 KB shards with model.safetensors.index.json, into
+    transformers5-bf16-sharded/, with the logits transformers gives from it (weights widened to float32) on the
+    golden batch without a prompt, in reference.safetensors."""
+    folder = os.path.join(FIXTURES, name)
+    target = os.path.join(folder, "transformers5-bf16-sharded")
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    with tempfile.TemporaryDirectory() as saved:
+        model.to(torch.bfloat16).save_pretrained(saved, max_shard_size="8KB")
+        staging = target + ".tmp"
+        os.makedirs(staging)
+        for file in os.listdir(saved):
+            if file != "generation_config.json":
+                shutil.copyfile(os.path.join(saved, file), os.path.join(staging, file))
+        widened = AutoModelForCausalLM.from_pretrained(saved, dtype=torch.float32)
+    widened.eval()
+    with open(os.path.join(folder, "golden.json"), encoding="utf-8") as f:
+        batch = json.load(f)
+    with torch.no_grad():
+        logits = widened(input_ids=torch.tensor(batch["input_ids"]),
+                         attention_mask=torch.tensor(batch["attention_mask"])).logits
+    save_file({"logits": logits.contiguous()}, os.path.join(staging, "reference.safetensors"),
+              metadata={"format": "pt"})
+    os.replace(staging, target)
+    print(f"{name}: bfloat16 in {len([f for f in os.listdir(target) if f.startswith('model-')])} shards")
+
+
 def save_transformers(name):
     """The fixture model saved again by transformers' save_pretrained, config and weights, into transformers5/:
     transformers 5 writes rope_parameters (theta and scaling together) and dtype where 4 wrote rope_theta,
@@ -395,6 +424,7 @@ def main():
     if args.save:
         for name in FAMILIES:
             save_family(name)
+        save_bf16_sharded("llama-tiny-gqa")
         path = os.path.join(FIXTURES, "peft-generate.json")
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump({"script": "tools/hf_crosscheck.py", "input_ids": GENERATE_INPUT,

@@ -42,7 +42,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * BF16 weight storage changes nothing but the rounding of the weights: a model loaded with {@code WeightStorage.BF16}
  * (rounded at upload) or {@code AUTO} from a BF16 file (not rounded at all) computes the logits, loss and dLoss/dPrompt
  * of the same model stored in float32 with the weights rounded to bfloat16 first, on every backend, for the four
- * golden fixtures; and decoding stories260K with the KV cache through BF16 weights gives that model's greedy ids.
+ * golden fixtures; decoding stories260K with the KV cache through BF16 weights gives that model's greedy ids; and a
+ * bfloat16 folder that transformers itself saved in shards gives transformers' logits.
  */
 class Bf16WeightsTest {
 
@@ -101,6 +102,36 @@ class Bf16WeightsTest {
                 try (Decoder a = new CachedDecoder(bf16, null); Decoder b = new CachedDecoder(rounded, null)) {
                     assertArrayEquals(Generator.generate(b, new int[] {1}, greedy, null).tokens(),
                             Generator.generate(a, new int[] {1}, greedy, null).tokens());
+                }
+            }
+        }
+    }
+
+    /**
+     * llama-tiny-gqa as transformers 5.17 saves it in bfloat16, in three 8 KB shards behind
+     * model.safetensors.index.json (tools/hf_crosscheck.py --save): AUTO keeps its matrices BF16, F32 widens them,
+     * and both give the logits transformers computes from that folder with the weights widened to float32.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.promptgrad.testing.TestBackends#all")
+    void aShardedBf16FolderSavedByTransformersGivesItsLogits(TestBackends.Named named) {
+        GoldenFixture fixture = GoldenFixture.load("llama-tiny-gqa");
+        Path folder = fixture.folder().resolve("transformers5-bf16-sharded");
+        float[] expected;
+        try (TensorSource reference = TensorSource.open(folder.resolve("reference.safetensors"))) {
+            expected = reference.readFloats("logits");
+        }
+        try (Backend backend = named.open()) {
+            WeightStorage[] storages = backend.supports(DType.BF16)
+                    ? new WeightStorage[] {WeightStorage.AUTO, WeightStorage.F32} : new WeightStorage[] {WeightStorage.F32};
+            for (WeightStorage storage : storages) {
+                try (LanguageModel model = HuggingFaceCheckpoint.load(folder, backend, storage);
+                     Workspace workspace = new Workspace(backend, "sharded bf16")) {
+                    assertEquals(storage == WeightStorage.AUTO ? DType.BF16 : DType.F32,
+                            model.weights().get("model.layers.0.mlp.down_proj.weight").dtype(), storage.toString());
+                    float[] logits = backend.download(model.logits(new Tape(backend, workspace), fixture.batch(), null)
+                            .value());
+                    Compare.assertClose(expected, logits, TOLERANCE, "transformers' sharded bf16 folder, " + storage);
                 }
             }
         }
