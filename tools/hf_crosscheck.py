@@ -34,7 +34,6 @@ import os
 import shutil
 import sys
 import tempfile
-
 import zipfile
 
 import numpy as np
@@ -43,12 +42,11 @@ import peft
 import tokenizers
 import torch
 import transformers
-from peft import PeftModel
+from peft import PeftModel, PromptTuningConfig, TaskType, get_peft_model
 from safetensors.numpy import load_file
-from peft import PromptTuningConfig, TaskType, get_peft_model
+from safetensors.torch import save_file
 from transformers import (AutoModel, AutoModelForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM)
-from safetensors.torch import save_file
 from transformers.optimization import Adafactor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -191,7 +189,9 @@ def cosine_loss(embeddings, target):
     return -torch.nn.functional.cosine_similarity(embeddings, target.expand_as(embeddings), dim=1).sum()
 
 
-def check_bert(name, save):
+def check_bert(name, adapters):
+    """bert-tiny against transformers' BertModel and PEFT's FEATURE_EXTRACTION prompt tuning (module docstring); puts
+    the PEFT model in adapters, for --save. The largest difference that must be within TOLERANCE."""
     folder = os.path.join(FIXTURES, name)
     with open(os.path.join(folder, "golden.json"), encoding="utf-8") as f:
         golden = json.load(f)
@@ -227,8 +227,7 @@ def check_bert(name, save):
               worst("PEFT vs ours, types zeroed", untyped.numpy()[pairs], out[pairs])]
     print(f"  {'(pair row)':<28} PEFT drops its token types: it differs from the fixture by "
           f"{np.max(np.abs(tensors['before_cls_hidden'][pairs] - out[pairs])):.3g}")
-    if save:
-        save_peft(peft_model, name)
+    adapters[name] = peft_model   # its FEATURE_EXTRACTION adapter, for --save
     return max(diffs)
 
 
@@ -399,29 +398,35 @@ def save_peft(model, name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--save", action="store_true",
-                        help="save what promptgrad's tests read: each fixture's adapter saved by PEFT (adapter-peft/),"
-                             " each decoder fixture saved by transformers (transformers5/), PEFT's generate ids")
+                        help="when every check passes, save what promptgrad's tests read: the adapters PEFT saves"
+                             " (adapter-peft/), the decoder fixtures as transformers saves them (transformers5/,"
+                             " llama-tiny-gqa/transformers5-bf16-sharded/), PEFT's generate ids"
+                             " (peft-generate.json) and the Qwen2 and Mistral folders (hf-families/)")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")
     failed = []
     generated = {}
+    adapters = {}   # the PEFT models whose adapters --save writes
     for name in MODELS:
-        model, diff = check_golden(name)
+        adapters[name], diff = check_golden(name)
         if not diff <= TOLERANCE:
             failed.append(f"{name}: golden differs by {diff:.3g}")
         if not check_trajectories(name) <= TOLERANCE:
             failed.append(f"{name}: an optimizer trajectory differs")
         generated[name] = peft_generate(name)
-        if args.save:
-            save_peft(model, name)
-            save_transformers(name)
-    for name, diff in (("bert-tiny", check_bert("bert-tiny", args.save)), ("bert-tiny onnx", check_onnx("bert-tiny")),
+    for name, diff in (("bert-tiny", check_bert("bert-tiny", adapters)), ("bert-tiny onnx", check_onnx("bert-tiny")),
                        ("minilm", check_minilm())):
         if not diff <= TOLERANCE:
             failed.append(f"{name}: the reference differs by {diff:.3g}")
+    if failed:
+        sys.exit("hf_crosscheck.py: " + "; ".join(failed) + (" (nothing saved)" if args.save else ""))
     if args.save:
+        for name, model in adapters.items():
+            save_peft(model, name)
+        for name in MODELS:
+            save_transformers(name)
         for name in FAMILIES:
             save_family(name)
         save_bf16_sharded("llama-tiny-gqa")
@@ -434,8 +439,6 @@ def main():
                        "generated_ids": generated}, f, indent=2, sort_keys=True)
             f.write("\n")
         os.replace(path + ".tmp", path)
-    if failed:
-        sys.exit("hf_crosscheck.py: " + "; ".join(failed))
     print(f"all {len(MODELS) + 2} fixtures agree with transformers, peft, tokenizers and onnxruntime within {TOLERANCE}")
 
 
