@@ -6,7 +6,10 @@
 - all-MiniLM-L6-v2: Hugging Face's tokenizers on the tokenizer.json of the langchain4j jar (in ~/.m2).
 
 No special tokens are added, and a special token's text inside a text stays text (tokenizers'
-encode_special_tokens, SentencePiece's default), as promptgrad reads text (docs/cli.md). The texts are seeded
+encode_special_tokens, SentencePiece's default), as promptgrad reads text (docs/cli.md). The references also decode
+each id list back (tokenizers' decode keeping special tokens, SentencePiece's decode); "decoded" holds those texts
+where they differ from the original (a byte-level BPE gives the text back unchanged; WordPiece lowercases and strips
+accents). The texts are seeded
 mixtures of words with contractions, numbers, accents, many scripts, emoji (skin tones, flags, ZWJ), code, and runs
 of spaces, tabs and newlines. Run from the repository root in a Python with tokenizers and sentencepiece
 (tools/README.md); the Java test TokenizerReferenceIdsTest reads the output. Not part of the build.
@@ -73,6 +76,10 @@ def main():
         "llama2": [llama2.encode(t) for t in corpus],
         "minilm": [minilm.encode(t, add_special_tokens=False).ids for t in corpus],
     }
+    decoders = {"gpt2": lambda ids: gpt2.decode(ids, skip_special_tokens=False), "llama2": llama2.decode,
+                "minilm": lambda ids: minilm.decode(ids, skip_special_tokens=False)}
+    fixture["decoded"] = {key: {str(i): text for i, text in enumerate(decode(ids) for ids in fixture[key])
+                                if text != corpus[i]} for key, decode in decoders.items()}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".tmp", "w", encoding="utf-8") as f:
         json.dump(fixture, f, ensure_ascii=False, separators=(",", ":"))

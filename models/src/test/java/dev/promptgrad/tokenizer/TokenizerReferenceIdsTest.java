@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * contractions, numbers, accents, many scripts, emoji sequences, code, runs of whitespace; tools/tokenizer_ids.py):
  * GPT-2's tokenizer.json and its vocab.json + merges.txt against Hugging Face's tokenizers, Llama 2's
  * tokenizer.model and llama2.c's tokenizer.bin against SentencePiece, all-MiniLM-L6-v2's WordPiece against Hugging
- * Face's tokenizers. No special tokens are added, and a special token's text stays text.
+ * Face's tokenizers. No special tokens are added, and a special token's text stays text. Decoding each reference id
+ * list gives the text the reference decodes it to (GPT-2 and Llama 2 give every text back unchanged).
  */
 class TokenizerReferenceIdsTest {
     private static final JsonObject REFERENCE = JsonObject.of(Json.parse(
@@ -33,6 +34,7 @@ class TokenizerReferenceIdsTest {
         List<Object> expected = REFERENCE.requireArray(reference);
         assertEquals(150, texts.size());
         assertEquals(texts.size(), expected.size());
+        JsonObject decoded = REFERENCE.requireObject("decoded").requireObject(reference);
         for (int i = 0; i < texts.size(); i++) {
             int[] ids = ((List<?>) expected.get(i)).stream().mapToInt(id -> Math.toIntExact((Long) id)).toArray();
             try {
@@ -40,6 +42,8 @@ class TokenizerReferenceIdsTest {
             } catch (AssertionError e) {
                 throw new AssertionError("text " + i + " " + escaped(texts.get(i)) + ": " + e.getMessage(), e);
             }
+            String text = decoded.stringOr(String.valueOf(i), texts.get(i));
+            assertEquals(escaped(text), escaped(tokenizer.decode(ids)), reference + " decodes text " + i);
         }
     }
 
