@@ -42,7 +42,7 @@ import peft
 import tokenizers
 import torch
 import transformers
-from peft import PeftModel, PromptTuningConfig, TaskType, get_peft_model
+from peft import PeftModel, PromptEncoderConfig, PromptTuningConfig, TaskType, get_peft_model
 from safetensors.numpy import load_file
 from safetensors.torch import save_file
 from transformers import (AutoModel, AutoModelForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
@@ -368,6 +368,36 @@ def save_bf16_sharded(name):
     print(f"{name}: bfloat16 in {len([f for f in os.listdir(target) if f.startswith('model-')])} shards")
 
 
+def save_p_tuning(name):
+    """A P_TUNING adapter (PEFT's prompt encoder, an MLP over 4 virtual tokens) made and saved by PEFT itself on the
+    fixture model, into adapter-peft-p-tuning/, with the logits PEFT gives behind it on the golden batch in
+    reference.safetensors. PEFT saves the encoder's output as prompt_embeddings, which is what promptgrad reads."""
+    folder = os.path.join(FIXTURES, name)
+    target = os.path.join(folder, "adapter-peft-p-tuning")
+    torch.manual_seed(3)
+    base = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    base.name_or_path = name   # what PEFT records as base_model_name_or_path, not this machine's path
+    model = get_peft_model(base, PromptEncoderConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=4,
+                                                     encoder_hidden_size=8))
+    model.eval()
+    with open(os.path.join(folder, "golden.json"), encoding="utf-8") as f:
+        batch = json.load(f)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor(batch["input_ids"]),
+                       attention_mask=torch.tensor(batch["attention_mask"])).logits
+    if os.path.isdir(target):
+        shutil.rmtree(target)
+    staging = target + ".tmp"
+    with tempfile.TemporaryDirectory() as saved:
+        model.save_pretrained(saved)
+        os.makedirs(staging)
+        for file in ("adapter_config.json", "adapter_model.safetensors"):
+            shutil.copyfile(os.path.join(saved, file), os.path.join(staging, file))
+    save_file({"logits": logits.contiguous()}, os.path.join(staging, "reference.safetensors"),
+              metadata={"format": "pt"})
+    os.replace(staging, target)
+
+
 def save_transformers(name):
     """The fixture model saved again by transformers' save_pretrained, config and weights, into transformers5/:
     transformers 5 writes rope_parameters (theta and scaling together) and dtype where 4 wrote rope_theta,
@@ -400,7 +430,8 @@ def main():
     parser.add_argument("--save", action="store_true",
                         help="when every check passes, save what promptgrad's tests read: the adapters PEFT saves"
                              " (adapter-peft/), the decoder fixtures as transformers saves them (transformers5/,"
-                             " llama-tiny-gqa/transformers5-bf16-sharded/), PEFT's generate ids"
+                             " llama-tiny-gqa/transformers5-bf16-sharded/), a P_TUNING adapter"
+                             " (gpt2-tiny/adapter-peft-p-tuning/), PEFT's generate ids"
                              " (peft-generate.json) and the Qwen2 and Mistral folders (hf-families/)")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -430,6 +461,7 @@ def main():
         for name in FAMILIES:
             save_family(name)
         save_bf16_sharded("llama-tiny-gqa")
+        save_p_tuning("gpt2-tiny")
         path = os.path.join(FIXTURES, "peft-generate.json")
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump({"script": "tools/hf_crosscheck.py", "input_ids": GENERATE_INPUT,

@@ -7,6 +7,8 @@ import dev.promptgrad.checkpoint.HuggingFaceCheckpoint;
 import dev.promptgrad.json.JsonObject;
 import dev.promptgrad.optim.Adam;
 import dev.promptgrad.optim.Parameter;
+import dev.promptgrad.prompt.PeftAdapter;
+import dev.promptgrad.safetensors.TensorSource;
 import dev.promptgrad.tensor.Scope;
 import dev.promptgrad.tensor.Tensor;
 import dev.promptgrad.tensor.Workspace;
@@ -16,6 +18,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -28,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The four PyTorch golden fixtures (gpt2-tiny, llama-tiny, llama-tiny-gqa, and llama-tiny-llama3 with Llama 3.1's
  * RoPE scaling; tools/README.md) loaded from their Hugging Face folders and run with the fixture's soft prompt: the
  * derived model mask and labels, logits, every hidden state, the loss, dLoss/dPrompt and a 10-step AdamW trajectory,
- * on each backend; and the same logits from each folder as transformers 5 saves it (rope_parameters, dtype).
+ * on each backend; the same logits from each folder as transformers 5 saves it (rope_parameters, dtype); and PEFT's
+ * own logits behind a P_TUNING adapter that PEFT made and saved.
  */
 class GoldenFixtureTest {
 
@@ -90,6 +94,34 @@ class GoldenFixtureTest {
             Variable logits = model.logits(tape, fixture.batch(), prompt);
             Compare.assertClose(fixture.tensor("logits"), backend.download(logits.value()), 1e-5,
                     fixture + " logits from transformers5/");
+        }
+    }
+
+    /**
+     * gpt2-tiny/adapter-peft-p-tuning/: a P_TUNING adapter (an MLP prompt encoder over 4 virtual tokens) that PEFT
+     * 0.21 made and saved, and the logits PEFT gives behind it (tools/hf_crosscheck.py --save). PEFT saves the
+     * encoder's output as prompt_embeddings; read as a plain prompt, it gives PEFT's logits.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.promptgrad.testing.TestBackends#all")
+    void aPTuningAdapterPeftSavedGivesPeftsLogits(TestBackends.Named named) {
+        GoldenFixture fixture = GoldenFixture.load("gpt2-tiny");
+        Path adapterFolder = fixture.folder().resolve("adapter-peft-p-tuning");
+        PeftAdapter adapter = PeftAdapter.read(adapterFolder);
+        assertEquals("P_TUNING", adapter.peftType());
+        float[] expected;
+        try (TensorSource reference = TensorSource.open(adapterFolder.resolve("reference.safetensors"))) {
+            expected = reference.readFloats("logits");
+        }
+        try (Backend backend = named.open();
+             LanguageModel model = HuggingFaceCheckpoint.load(fixture.folder(), backend);
+             Workspace workspace = new Workspace(backend, "p-tuning");
+             Scope scope = new Scope(backend, "prompt")) {
+            Tape tape = new Tape(backend, workspace);
+            Variable prompt = tape.constant(scope.of(adapter.embeddings(), adapter.virtualTokens(), adapter.width()),
+                    "prompt");
+            Compare.assertClose(expected, backend.download(model.logits(tape, fixture.batch(), prompt).value()), 1e-5,
+                    "gpt2-tiny behind PEFT's P_TUNING adapter");
         }
     }
 
