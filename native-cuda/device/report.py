@@ -133,7 +133,7 @@ def main():
             verdicts.append(f"{speed:.2f}× at {precision} ({'as fast or faster' if speed >= 1 else 'slower'})")
     if verdicts:
         print()
-        print(f"**{first}: promptgrad runs at " + "; ".join(verdicts) + " PyTorch + PEFT's speed** (issue #6 asks"
+        print(f"**{first}, promptgrad's speed over PyTorch + PEFT's: " + "; ".join(verdicts) + "** (issue #6 asks"
               " for at least 1× at the same precision, or an explanation).")
     if missing:
         print()
