@@ -10,9 +10,12 @@
 #      out-of-bounds accesses and shared-memory races the CPU emulator cannot see;
 #   4. one Markdown table of ms/step, tokens/s and peak device memory, then our step's time per kernel on
 #      GPT-2-small (every kernel waited for) and the sanitizer's findings, written to $OUT/results.md and printed last.
-# Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run.
-# STAGES picks stages for a rerun (default "tests promptgrad torch profile sanitize report"); STAGE_SECONDS limits
-# each (120), SANITIZE_SECONDS each sanitizer tool (60). COMPUTE_SANITIZER names the sanitizer (default: on PATH or
+# Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run. At the end
+# every log is packed into $OUT/logs.tar.gz and only results.md, results.jsonl, tests.txt, profile.md and
+# environment.txt stay beside it (the device tool brings back at most 8 files; KEEP_LOGS=1 keeps them all loose).
+# STAGES picks stages for a rerun (default "tests promptgrad torch bf16 profile sanitize report"); STAGE_SECONDS limits
+# each (120), SANITIZE_SECONDS each sanitizer tool (60), and CHECK_SECONDS the whole check (0: no limit), so that a
+# stage near the end gets only the time left and the report is still written inside the device call's limit. COMPUTE_SANITIZER names the sanitizer (default: on PATH or
 # in /usr/local/cuda*/bin); under CUDA_EMULATOR the stage runs only when it is given (a stand-in, for a rehearsal).
 # BENCH_MODELS, BENCH_BATCH and BENCH_TOKENS change the benchmark's shapes (default gpt2-small,gpt2-medium, 8, 512).
 # CUDA_EMULATOR=DIR rehearses the whole check on a machine without a GPU, with native-cuda's CPU emulator of the
@@ -26,9 +29,33 @@ OUT="${OUT:-$PWD/native-cuda/device/out}"
 mkdir -p "$OUT"
 ARCHIVE=native-cuda/device/dist/promptgrad-device.tar.gz
 STAGE_SECONDS="${STAGE_SECONDS:-120}"   # each stage's limit, so the whole check fits one device call
-STAGES=" ${STAGES:-tests promptgrad torch profile sanitize report} "
+STAGES=" ${STAGES:-tests promptgrad torch bf16 profile sanitize report} "
 SANITIZE_SECONDS="${SANITIZE_SECONDS:-60}"
+CHECK_SECONDS="${CHECK_SECONDS:-0}"
+REPORT_RESERVE=20   # seconds kept back, under CHECK_SECONDS, for the report and the packing of the logs
 wants() { [[ "$STAGES" == *" $1 "* ]]; }
+# limit [SECONDS]: the time the next step may take, SECONDS (default STAGE_SECONDS) or less when the whole check's
+# end is nearer; prints 0 when fewer than 10 s are left, and the step is then skipped
+limit() {
+  local want="${1:-$STAGE_SECONDS}" left
+  [ "$CHECK_SECONDS" -gt 0 ] || { echo "$want"; return; }
+  left=$((CHECK_SECONDS - SECONDS - REPORT_RESERVE))
+  [ "$left" -lt "$want" ] && want=$left
+  [ "$want" -lt 10 ] && want=0
+  echo "$want"
+}
+# timed LOG COMMAND...: runs COMMAND under the time limit, its output appended to LOG; a step with no time left
+# is skipped and says so in LOG
+timed() {
+  local log="$1" seconds
+  shift
+  seconds=$(limit)
+  if [ "$seconds" -eq 0 ]; then
+    echo "skipped: the check's ${CHECK_SECONDS} s are spent" >> "$log"
+    return 1
+  fi
+  timeout --kill-after=10 "$seconds" "$@" >> "$log" 2>&1
+}
 status=0
 
 if [ ! -f "$ARCHIVE" ]; then
@@ -89,36 +116,46 @@ if wants tests; then
 echo "== 1/4 CUDA backend tests (contract suite, GPU tests, golden fixtures, model tests on cuda)"
 # from $WORK, where the archive's shared/ (stories260K) is found; fixtures come from this repository copy, as files
 REPO=$PWD
-(cd "$WORK" && timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true \
+rm -f "$OUT/tests.txt"
+(cd "$WORK" && timed "$OUT/tests.txt" "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true \
   -Dpromptgrad.test.backends=cuda -Dpromptgrad.fixtures="$REPO/models/src/test/resources/fixtures" \
-  -cp "$REPO/models/src/test/resources:$CP" dev.promptgrad.cuda.DeviceCheck) > "$OUT/tests.txt" 2>&1 || status=1
+  -cp "$REPO/models/src/test/resources:$CP" dev.promptgrad.cuda.DeviceCheck) || status=1
 tail -n 40 "$OUT/tests.txt"
 fi
 
 if wants promptgrad; then
 echo "== 2/4 step benchmark: promptgrad on CUDA"
-[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
-timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
-  "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" > "$OUT/bench-promptgrad.txt" 2>&1 || status=1
-# the same step with bfloat16 weight matrices, on the first shape only (device time is short)
-timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
-  "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --weights bf16 --out "$OUT/results.jsonl" >> "$OUT/bench-promptgrad.txt" 2>&1 || status=1
+[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+rm -f "$OUT/bench-promptgrad.txt"
+timed "$OUT/bench-promptgrad.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark \
+  --device cuda "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" || status=1
 tail -n 20 "$OUT/bench-promptgrad.txt"
 fi
 
 if wants torch; then
 echo "== 2/4 step benchmark: PyTorch + PEFT"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "pytorch+peft"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
-timeout "$STAGE_SECONDS" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --device "$TORCH_DEVICE" --out "$OUT/results.jsonl" > "$OUT/bench-torch.txt" 2>&1 || status=1
+rm -f "$OUT/bench-torch.txt"
+timed "$OUT/bench-torch.txt" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --device "$TORCH_DEVICE" \
+  --out "$OUT/results.jsonl" || status=1
 tail -n 20 "$OUT/bench-torch.txt"
+fi
+
+if wants bf16; then
+echo "== 2/4 step benchmark: promptgrad on CUDA with bfloat16 weights (the first shape only; device time is short)"
+[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad bf16' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+rm -f "$OUT/bench-bf16.txt"
+timed "$OUT/bench-bf16.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark \
+  --device cuda "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --weights bf16 --out "$OUT/results.jsonl" || status=1
+tail -n 5 "$OUT/bench-bf16.txt"
 fi
 
 if wants profile; then
 echo "== 2/4 where our step's time goes (GPT-2-small shape, every kernel waited for)"
-rm -f "$OUT/profile.md"
-timeout "$STAGE_SECONDS" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
+rm -f "$OUT/profile.md" "$OUT/bench-profile.txt"
+timed "$OUT/bench-profile.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
   --models "${MODELS%%,*}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}" --tokens "${BENCH_TOKENS:-512}" \
-  --virtual 20 --warmup 1 --steps 2 --profile "$OUT/profile.md" > "$OUT/bench-profile.txt" 2>&1 || status=1
+  --virtual 20 --warmup 1 --steps 2 --profile "$OUT/profile.md" || status=1
 tail -n 5 "$OUT/bench-profile.txt"
 fi
 
@@ -135,14 +172,20 @@ for tool in memcheck racecheck; do
     cat "$log"
     continue
   fi
+  seconds=$(limit "$SANITIZE_SECONDS")
+  if [ "$seconds" -eq 0 ]; then
+    echo "compute-sanitizer: not run (the check's ${CHECK_SECONDS} s are spent)" > "$log"
+    cat "$log"
+    continue
+  fi
   # the suite with every kernel waited for, so that a finding comes with the test that made it; a run cut by the
   # limit keeps what it found so far (the report counts the findings, and says the run was cut)
-  (cd "$WORK" && timeout --kill-after=10 "$SANITIZE_SECONDS" "$SANITIZER" --tool "$tool" --print-limit 20 \
+  (cd "$WORK" && timeout --kill-after=10 "$seconds" "$SANITIZER" --tool "$tool" --print-limit 20 \
     "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true -cp "$CP" dev.promptgrad.cuda.DeviceCheck \
     'dev.promptgrad.cuda.CudaBackendContractTest$CheckingEveryKernel') > "$log" 2>&1
   code=$?
   pkill -f 'DeviceCheck dev.promptgrad.cuda.CudaBackendContractTest' 2>/dev/null   # a test JVM the cut orphaned
-  [ $code -eq 124 ] || [ $code -eq 137 ] && echo "sanitize: cut at ${SANITIZE_SECONDS} s" >> "$log"
+  [ $code -eq 124 ] || [ $code -eq 137 ] && echo "sanitize: cut at ${seconds} s" >> "$log"
   grep -q "ERROR SUMMARY: [1-9]" "$log" && status=1
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|device check:|sanitize: cut" "$log" | tail -n 3
 done
@@ -154,5 +197,14 @@ python3 native-cuda/device/report.py --results "$OUT/results.jsonl" --tests "$OU
   --environment "$OUT/environment.txt" --models "$MODELS" --sanitizer "$OUT/sanitize-memcheck.txt" \
   --sanitizer "$OUT/sanitize-racecheck.txt" --profile "$OUT/profile.md" > "$OUT/results.md" || status=1
 cat "$OUT/results.md"
+fi
+
+# every log in one archive, and only the main files loose beside it (the device tool brings back at most 8 files)
+LOGS=$(cd "$OUT" && ls | grep -vx logs.tar.gz)
+[ -n "$LOGS" ] && tar -czf "$OUT/logs.tar.gz" -C "$OUT" $LOGS
+if [ -z "${KEEP_LOGS:-}" ]; then
+  for log in $LOGS; do
+    case "$log" in results.md|results.jsonl|tests.txt|profile.md|environment.txt) ;; *) rm -f "$OUT/$log" ;; esac
+  done
 fi
 exit $status
