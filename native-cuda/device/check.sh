@@ -186,7 +186,7 @@ for tool in memcheck racecheck; do
   code=$?
   pkill -f 'DeviceCheck dev.promptgrad.cuda.CudaBackendContractTest' 2>/dev/null   # a test JVM the cut orphaned
   [ $code -eq 124 ] || [ $code -eq 137 ] && echo "sanitize: cut at ${seconds} s" >> "$log"
-  grep -q "ERROR SUMMARY: [1-9]" "$log" && status=1
+  grep -Eq "(ERROR|RACECHECK) SUMMARY: [1-9]" "$log" && status=1
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|device check:|sanitize: cut" "$log" | tail -n 3
 done
 fi

@@ -47,9 +47,10 @@ def sanitizer_verdict(path):
         lines = [l.strip() for l in log]
     if any("not run" in l for l in lines):
         return next(l for l in lines if "not run" in l).replace("compute-sanitizer", tool)
-    summary = [l.lstrip("= ") for l in lines if "ERROR SUMMARY" in l]
-    findings = sum(1 for l in lines if l.startswith("========= ") and ("Invalid" in l or "Race" in l
-                                                                          or "hazard" in l.lower()))
+    # memcheck ends with "ERROR SUMMARY: n errors", racecheck with "RACECHECK SUMMARY: n hazards displayed (...)"
+    summary = [l.lstrip("= ") for l in lines if "ERROR SUMMARY" in l or "RACECHECK SUMMARY" in l]
+    findings = sum(1 for l in lines if l.startswith("========= ") and "SUMMARY" not in l
+                   and ("Invalid" in l or "Race" in l or "hazard" in l.lower()))
     tests = [l for l in lines if "device check:" in l]
     cut = any("sanitize: cut" in l for l in lines)
     parts = [summary[-1] if summary else f"{findings} findings printed"]
