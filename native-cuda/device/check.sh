@@ -13,7 +13,8 @@
 # Logs go to $OUT (default native-cuda/device/out). Exits 1 if any stage failed; later stages still run. At the end
 # every log is packed into $OUT/logs.tar.gz and only results.md, results.jsonl, tests.txt, profile.md and
 # environment.txt stay beside it (the device tool brings back at most 8 files; KEEP_LOGS=1 keeps them all loose).
-# STAGES picks stages for a rerun (default "tests promptgrad torch bf16 profile sanitize report"); STAGE_SECONDS limits
+# STAGES picks stages for a rerun (default "tests promptgrad torch baseline bf16 profile sanitize report"; baseline
+# runs only when prepare.sh was given BASELINE=COMMIT, and times that commit's native-cuda on the first shape); STAGE_SECONDS limits
 # each (120), SANITIZE_SECONDS each sanitizer tool (60), and CHECK_SECONDS the whole check (0: no limit), so that a
 # stage near the end gets only the time left and the report is still written inside the device call's limit. COMPUTE_SANITIZER names the sanitizer (default: on PATH or
 # in /usr/local/cuda*/bin); under CUDA_EMULATOR the stage runs only when it is given (a stand-in, for a rehearsal).
@@ -29,7 +30,7 @@ OUT="${OUT:-$PWD/native-cuda/device/out}"
 mkdir -p "$OUT"
 ARCHIVE=native-cuda/device/dist/promptgrad-device.tar.gz
 STAGE_SECONDS="${STAGE_SECONDS:-120}"   # each stage's limit, so the whole check fits one device call
-STAGES=" ${STAGES:-tests promptgrad torch bf16 profile sanitize report} "
+STAGES=" ${STAGES:-tests promptgrad torch baseline bf16 profile sanitize report} "
 SANITIZE_SECONDS="${SANITIZE_SECONDS:-60}"
 CHECK_SECONDS="${CHECK_SECONDS:-0}"
 REPORT_RESERVE=20   # seconds kept back, under CHECK_SECONDS, for the report and the packing of the logs
@@ -141,6 +142,21 @@ timed "$OUT/bench-torch.txt" python3 native-cuda/device/torch_step.py "${BENCH_S
 tail -n 20 "$OUT/bench-torch.txt"
 fi
 
+BASELINE_DIR=native-cuda/device/dist/baseline
+REPORT_BASELINE=()
+[ -f "$BASELINE_DIR/COMMIT" ] && REPORT_BASELINE=(--baseline "$(cut -c1-7 "$BASELINE_DIR/COMMIT")")
+if wants baseline && [ -f "$BASELINE_DIR/COMMIT" ]; then
+echo "== 2/4 step benchmark: promptgrad's baseline build ($(cut -c1-7 "$BASELINE_DIR/COMMIT")'s native-cuda), first shape"
+[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad baseline"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+rm -f "$OUT/bench-baseline.txt" "$OUT/baseline.jsonl"
+# the same classes but the baseline's native-cuda jar (CudaBackend and its kernels) in place of this build's
+BASE_CP="$PWD/$BASELINE_DIR/promptgrad-native-cuda-baseline.jar:$(ls "$WORK"/lib/*.jar | grep -v 'promptgrad-native-cuda-[0-9.]*-SNAPSHOT.jar$' | paste -sd: -)"
+timed "$OUT/bench-baseline.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$BASE_CP" dev.promptgrad.train.DeviceStepBenchmark \
+  --device cuda "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --out "$OUT/baseline.jsonl" || status=1
+sed 's/"framework": "promptgrad"/"framework": "promptgrad baseline"/' "$OUT/baseline.jsonl" >> "$OUT/results.jsonl" 2>/dev/null
+tail -n 5 "$OUT/bench-baseline.txt"
+fi
+
 if wants bf16; then
 echo "== 2/4 step benchmark: promptgrad on CUDA with bfloat16 weights (the first shape only; device time is short)"
 [ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad bf16' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
@@ -195,7 +211,8 @@ if wants report; then
 echo "== 4/4 results"
 python3 native-cuda/device/report.py --results "$OUT/results.jsonl" --tests "$OUT/tests.txt" \
   --environment "$OUT/environment.txt" --models "$MODELS" --sanitizer "$OUT/sanitize-memcheck.txt" \
-  --sanitizer "$OUT/sanitize-racecheck.txt" --profile "$OUT/profile.md" > "$OUT/results.md" || status=1
+  --sanitizer "$OUT/sanitize-racecheck.txt" --profile "$OUT/profile.md" "${REPORT_BASELINE[@]}" \
+  > "$OUT/results.md" || status=1
 cat "$OUT/results.md"
 fi
 

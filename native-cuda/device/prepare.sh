@@ -4,6 +4,8 @@
 # use, adds stories260K (for the real-model test), and packs it all into
 # native-cuda/device/dist/promptgrad-device.tar.gz, which must stay under 64 MiB (the most a device call carries).
 # Run from anywhere; prints the archive's size. check.sh unpacks it on the GPU machine.
+# BASELINE=COMMIT also builds that commit's native-cuda jar (its kernels and CudaBackend) into
+# native-cuda/device/dist/baseline, which check.sh's baseline stage times beside this build in the same call.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -65,6 +67,20 @@ mkdir -p "$DIST"
 } > "$STAGE/MANIFEST.txt"
 tar -czf "$DIST/promptgrad-device.tar.gz" -C "$STAGE" MANIFEST.txt jre lib shared
 cp "$STAGE/MANIFEST.txt" "$DIST/MANIFEST.txt"
+
+rm -rf "$DIST/baseline"
+if [ -n "${BASELINE:-}" ]; then
+  echo "== building native-cuda at $BASELINE for the baseline stage"
+  TREE=$(mktemp -d)
+  git -C "$ROOT" worktree add -q --detach "$TREE/repo" "$BASELINE"
+  (cd "$TREE/repo" && ln -s "$ROOT/../shared" ../shared && mvn -q -o -B -pl native-cuda -am package -DskipTests)
+  mkdir -p "$DIST/baseline"
+  cp "$(ls "$TREE"/repo/native-cuda/target/promptgrad-native-cuda-*.jar | grep -v -- '-tests.jar')" \
+    "$DIST/baseline/promptgrad-native-cuda-baseline.jar"
+  git -C "$ROOT" rev-parse "$BASELINE" > "$DIST/baseline/COMMIT"
+  git -C "$ROOT" worktree remove --force "$TREE/repo"
+  rm -rf "$TREE"
+fi
 
 BYTES=$(stat -c %s "$DIST/promptgrad-device.tar.gz")
 MIB=$(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1048576 }')

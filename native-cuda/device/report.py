@@ -9,11 +9,19 @@ import json
 import os
 
 FRAMEWORKS = ("promptgrad", "pytorch+peft")
-OPTIONAL = ("promptgrad bf16 weights",)   # rows shown when present, compared with PyTorch too
+# rows shown when present, compared with PyTorch too; the baseline is another build timed in the same call
+OPTIONAL = ("promptgrad bf16 weights", "promptgrad baseline")
 
 
 def mib(value):
     return "n/a" if value is None else f"{value / 1048576:,.0f}"
+
+
+def step_time(r):
+    """The median step, with the fastest and slowest when the row has them (older rows hold only a mean)."""
+    if r.get("ms_fastest") is None:
+        return f"{r['ms_per_step']:.1f}"
+    return f"{r['ms_per_step']:.1f} ({r['ms_fastest']:.1f}–{r['ms_slowest']:.1f})"
 
 
 def read_results(path):
@@ -76,6 +84,7 @@ def main():
     parser.add_argument("--models", default="gpt2-small,gpt2-medium", help="the shapes expected in the table")
     parser.add_argument("--precisions", default="fp32,tf32")
     parser.add_argument("--profile", help="DeviceStepBenchmark --profile's tables, appended when present")
+    parser.add_argument("--baseline", help="the commit of the 'promptgrad baseline' rows, when there are any")
     parser.add_argument("--sanitizer", action="append", default=[],
                         help="a compute-sanitizer stage log (sanitize-TOOL.txt); may repeat")
     args = parser.parse_args()
@@ -92,7 +101,7 @@ def main():
     for log in args.sanitizer:
         print(f"- compute-sanitizer {sanitizer_verdict(log)}")
     print()
-    print("| model | precision | framework | ms/step | tokens/s | peak allocated (MiB) | peak reserved (MiB)"
+    print("| model | precision | framework | ms/step (fastest–slowest) | tokens/s | peak allocated (MiB) | peak reserved (MiB)"
           " | loss first → last | promptgrad speed vs PyTorch |")
     print("|---|---|---|---:|---:|---:|---:|---|---:|")
     missing = []
@@ -109,7 +118,7 @@ def main():
                 ratio = ""
                 if framework != "pytorch+peft" and torch:
                     ratio = f"{torch['ms_per_step'] / r['ms_per_step']:.2f}×"
-                print(f"| {model} | {precision} | {framework} | {r['ms_per_step']:.1f} | {r['tokens_per_s']:,.0f}"
+                print(f"| {model} | {precision} | {framework} | {step_time(r)} | {r['tokens_per_s']:,.0f}"
                       f" | {mib(r['peak_allocated_bytes'])} | {mib(r['peak_reserved_bytes'])}"
                       f" | {r['first_loss']:.3f} → {r['last_loss']:.3f} | {ratio} |")
     print()
@@ -117,12 +126,16 @@ def main():
     shapes = sorted({(r["batch"], r["tokens"], r["virtual_tokens"]) for r in results.values()})
     shape = "; ".join(f"batch {b} × {t} tokens plus {v} virtual tokens" for b, t, v in shapes) or "no results"
     print(shape[0].upper() + shape[1:] + "; random weights; a step is forward, loss, backward to the"
-          " prompt and the AdamW update, each waiting for the GPU. tokens/s counts the batch's text tokens."
+          " prompt and the AdamW update, each waiting for the GPU; ms/step is the median of the timed steps."
+          " tokens/s counts the batch's text tokens."
           " Peaks are over the timed steps, after warm-up. Peak allocated: promptgrad's live tensor bytes (weights,"
           " step workspace, prompt) against torch.cuda.max_memory_allocated(); reserved (PyTorch only) adds its"
           " caching allocator's free blocks. promptgrad's step is the one `promptgrad train` runs (the models"
           " module's fused GPT-2 layers); 'bf16 weights' stores the weight matrices as bfloat16 and widens them to"
-          " float32 in every product. Speed vs PyTorch above 1× means promptgrad is faster. PyTorch's attention"
+          " float32 in every product."
+          + (f" 'promptgrad baseline' is the build of commit {args.baseline}, timed in the same call." if args.baseline
+             else "")
+          + " Speed vs PyTorch above 1× means promptgrad is faster. PyTorch's attention"
           " implementation: " + str(attention) + "; promptgrad's attention stores the full score and probability"
           " matrices.")
     first = args.models.split(",")[0]

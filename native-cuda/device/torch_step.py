@@ -4,7 +4,8 @@
 For each model shape and precision: GPT2LMHeadModel built from transformers' GPT2Config (random weights, its
 own initialisation, dropout 0 as promptgrad has none) wrapped by PEFT's PROMPT_TUNING for CAUSAL_LM, a batch of
 random token ids that are also the labels, AdamW on the prompt. One step is forward with labels, backward,
-optimizer.step() and zero_grad(), timed on the wall clock after warm-up steps with the GPU synchronised. Peak
+optimizer.step() and zero_grad(), each timed on the wall clock after warm-up steps with the GPU synchronised; the
+time reported is the median step, with the fastest and slowest beside it. Peak
 memory is torch.cuda.max_memory_allocated() / max_memory_reserved() over the timed steps (weights included).
 Appends one JSON line per configuration to --out, the format report.py reads beside DeviceStepBenchmark's.
 Runs on the device machine (it needs CUDA, torch, transformers and peft); --device cpu rehearses it, small, on a
@@ -13,6 +14,7 @@ machine without a GPU (peak memory is then not measured). It is not part of the 
 import argparse
 import gc
 import json
+import statistics
 import time
 
 import torch
@@ -69,14 +71,17 @@ def run(model_name, precision, batch, tokens, virtual, warmup, steps, device):
     if cuda:
         torch.cuda.reset_peak_memory_stats()  # peaks of the timed steps, as DeviceStepBenchmark measures them
     last = first
-    start = time.perf_counter()
+    step_ms = []
     for _ in range(steps):
+        start = time.perf_counter()
         last = step()
-    synchronize()
-    ms = (time.perf_counter() - start) * 1000 / steps
+        synchronize()
+        step_ms.append((time.perf_counter() - start) * 1000)
+    ms = statistics.median(step_ms)
     result = {
         "framework": "pytorch+peft", "model": model_name, "precision": precision, "batch": batch,
         "tokens": tokens, "virtual_tokens": virtual, "ms_per_step": round(ms, 3),
+        "ms_fastest": round(min(step_ms), 3), "ms_slowest": round(max(step_ms), 3),
         "tokens_per_s": round(batch * tokens / (ms / 1000), 1),
         "peak_allocated_bytes": torch.cuda.max_memory_allocated() if cuda else None,
         "peak_reserved_bytes": torch.cuda.max_memory_reserved() if cuda else None,

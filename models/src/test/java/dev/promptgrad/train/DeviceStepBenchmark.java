@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -27,8 +28,9 @@ import java.util.SplittableRandom;
  * The device check's benchmark of our prompt-tuning step, the very step {@code promptgrad train} runs: the models
  * module's GPT-2 (fused blocks, head tied to the token embeddings) of GPT-2-small or -medium shape with Hugging Face's
  * random initialisation ({@link RandomModels}), a batch of random ids with every token labelled, 20 virtual tokens,
- * and one {@link TrainingStep} (forward, loss, backward to the prompt, AdamW on the host copy, upload), timed on the
- * wall clock after warm-up steps. Peak device memory is the most bytes live on the backend during the timed steps
+ * and one {@link TrainingStep} (forward, loss, backward to the prompt, AdamW on the host copy, upload), each timed on
+ * the wall clock after warm-up steps (a step ends by downloading its loss, so it waits for the device); the time
+ * reported is the median step, with the fastest and slowest beside it. Peak device memory is the most bytes live on the backend during the timed steps
  * (weights, the step's workspace, the prompt), comparable to {@code torch.cuda.max_memory_allocated()}. One JSON
  * line per configuration goes to stdout and is appended to {@code --out}, the format native-cuda/device/report.py
  * reads beside torch_step.py's; {@code --weights bf16} rows are framework {@code "promptgrad bf16 weights"}. With
@@ -48,16 +50,17 @@ public final class DeviceStepBenchmark {
 
     /** One configuration's result; {@code peakAllocated} is null on the CPU, which has no device peak. */
     record Result(String framework, String model, String precision, int batch, int tokens, int virtualTokens,
-                  double msPerStep, double tokensPerSecond, Long peakAllocated, double firstLoss, double lastLoss,
-                  String device) {
+                  double msPerStep, double msFastest, double msSlowest, double tokensPerSecond, Long peakAllocated,
+                  double firstLoss, double lastLoss, String device) {
 
         String json() {
             return String.format(Locale.ROOT, "{\"framework\": \"%s\", \"model\": \"%s\", \"precision\": \"%s\","
                             + " \"batch\": %d, \"tokens\": %d, \"virtual_tokens\": %d, \"ms_per_step\": %.3f,"
-                            + " \"tokens_per_s\": %.1f, \"peak_allocated_bytes\": %s, \"peak_reserved_bytes\": null,"
+                            + " \"ms_fastest\": %.3f, \"ms_slowest\": %.3f, \"tokens_per_s\": %.1f,"
+                            + " \"peak_allocated_bytes\": %s, \"peak_reserved_bytes\": null,"
                             + " \"first_loss\": %.6f, \"last_loss\": %.6f, \"device\": \"%s\"}",
-                    framework, model, precision, batch, tokens, virtualTokens, msPerStep, tokensPerSecond,
-                    peakAllocated, firstLoss, lastLoss, device.replace("\"", "'"));
+                    framework, model, precision, batch, tokens, virtualTokens, msPerStep, msFastest, msSlowest,
+                    tokensPerSecond, peakAllocated, firstLoss, lastLoss, device.replace("\"", "'"));
         }
     }
 
@@ -104,9 +107,15 @@ public final class DeviceStepBenchmark {
             counting.reset();
             if (timing != null) timing.reset();
             double lastLoss = firstLoss;
-            long start = System.nanoTime();
-            for (int i = 0; i < steps; i++) lastLoss = step.run(prompt, batches, adamW, LEARNING_RATE, 0).loss();
-            double ms = (System.nanoTime() - start) / 1e6 / steps;
+            double[] stepMs = new double[steps];
+            for (int i = 0; i < steps; i++) {
+                long start = System.nanoTime();
+                lastLoss = step.run(prompt, batches, adamW, LEARNING_RATE, 0).loss();
+                stepMs[i] = (System.nanoTime() - start) / 1e6;
+            }
+            double[] sorted = stepMs.clone();
+            Arrays.sort(sorted);
+            double ms = steps % 2 == 1 ? sorted[steps / 2] : (sorted[steps / 2 - 1] + sorted[steps / 2]) / 2;
             String precision = tf32 ? "tf32" : "fp32";
             String framework = weights == WeightStorage.BF16 ? "promptgrad bf16 weights" : "promptgrad";
             if (timing != null) {
@@ -115,8 +124,9 @@ public final class DeviceStepBenchmark {
                         + tokens + " tokens + " + virtualTokens + " virtual, " + selection.backend().name(), steps, ms));
             }
             Long peak = selection.backend().name().equals("cpu") ? null : counting.peakLiveBytes();
-            return new Result(framework, modelName, precision, batch, tokens, virtualTokens, ms,
-                    batch * tokens / (ms / 1000), peak, firstLoss, lastLoss, selection.backend().name());
+            return new Result(framework, modelName, precision, batch, tokens, virtualTokens, ms, sorted[0],
+                    sorted[steps - 1], batch * tokens / (ms / 1000), peak, firstLoss, lastLoss,
+                    selection.backend().name());
         }
     }
 
