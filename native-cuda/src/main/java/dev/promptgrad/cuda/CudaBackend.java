@@ -86,17 +86,10 @@ public final class CudaBackend implements Backend {
     static final int MAX_ELEMENT_BLOCKS = 1 << 16;
     /** The most threads per block of the row kernels (one block per row). */
     static final int ROW_THREADS = 256;
-    /** Rows per block of the warp-per-row kernels (softmax and its backward), one warp each. */
-    static final int WARP_ROWS_PER_BLOCK = 8;
     /** The most threads per block of cross-entropy and argmax, whose rows are vocabularies. */
     static final int VOCAB_THREADS = 512;
     /** The most float32 scratch one tile of a widened BF16 weight takes (beyond it only when k alone exceeds it). */
     static final long WIDEN_TILE_BYTES = 64L << 20;
-    /**
-     * Permutes and adds over at most this many elements run the kernels' 32-bit index arithmetic (permute's three
-     * divisions per element in 64 bits made it compute-bound on an H200); larger ones the 64-bit.
-     */
-    static final long NARROW_INDEX_LIMIT = Integer.MAX_VALUE;
 
     private final Options options;
     private final CudaAvailability.Report device;
@@ -111,7 +104,6 @@ public final class CudaBackend implements Backend {
     private final FloatPointer alpha = new FloatPointer(1);   // cuBLAS reads these host values during the call
     private final FloatPointer beta = new FloatPointer(1);
     private final long widenTileBytes;        // WIDEN_TILE_BYTES, or a test's smaller cap
-    private final long narrowIndexLimit;      // NARROW_INDEX_LIMIT, or 0 in a test of the 64-bit kernels
     private long liveBytes;       // guarded by this
     private long peakLiveBytes;   // guarded by this
     private boolean closed;       // guarded by this
@@ -127,24 +119,16 @@ public final class CudaBackend implements Backend {
      * Throws {@link BackendUnavailableException} with the one-line reason when CUDA is not usable here.
      */
     public CudaBackend(Options options) {
-        this(options, WIDEN_TILE_BYTES, NARROW_INDEX_LIMIT);
+        this(options, WIDEN_TILE_BYTES);
     }
 
-    /**
-     * As {@link #CudaBackend(Options)}, widening BF16 weights in tiles of at most {@code widenTileBytes}, and taking
-     * the 32-bit index kernels for at most {@code narrowIndexLimit} elements (0: never), so tests reach every path.
-     */
-    CudaBackend(Options options, long widenTileBytes, long narrowIndexLimit) {
+    /** As {@link #CudaBackend(Options)}, widening BF16 weights in tiles of at most {@code widenTileBytes}. */
+    CudaBackend(Options options, long widenTileBytes) {
         if (widenTileBytes < Float.BYTES || widenTileBytes / Float.BYTES > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("CudaBackend: a widening tile of " + widenTileBytes + " bytes must hold"
                     + " 1 to 2^31 − 1 floats");
         }
-        if (narrowIndexLimit < 0 || narrowIndexLimit > NARROW_INDEX_LIMIT) {
-            throw new IllegalArgumentException("CudaBackend: the 32-bit index limit " + narrowIndexLimit
-                    + " must be 0 to 2^31 − 1 elements");
-        }
         this.widenTileBytes = widenTileBytes;
-        this.narrowIndexLimit = narrowIndexLimit;
         CudaAvailability.Report report = CudaAvailability.probe();
         if (!report.usable()) throw new BackendUnavailableException("device cuda is not usable: " + report.reason());
         if (options.device() >= report.devices()) {
@@ -373,12 +357,7 @@ public final class CudaBackend implements Backend {
         KernelContract.checkAdd(a, b, out);
         enter();
         // b repeats every b.size() elements of a: a residual when sizes are equal, a bias otherwise
-        long n = a.size();
-        if (n <= narrowIndexLimit) {
-            flat(Kernel.ADD_NARROW, n, address(a), address(b), address(out), (int) n, (int) b.size());
-        } else {
-            flat(Kernel.ADD, n, address(a), address(b), address(out), n, b.size());
-        }
+        flat(Kernel.ADD, a.size(), address(a), address(b), address(out), a.size(), b.size());
     }
 
     @Override
@@ -534,9 +513,8 @@ public final class CudaBackend implements Backend {
         KernelContract.checkSoftmax(scores, scale, causal, keyMask, probs);
         enter();
         int heads = scores.dim(1), queries = scores.dim(2), keys = scores.dim(3);
-        int rows = scores.rows();
-        perWarp(Kernel.SOFTMAX, rows, address(scores), addressOrNull(keyMask), address(probs), rows, heads, queries,
-                keys, scale, causal ? 1 : 0);
+        perRow(Kernel.SOFTMAX, scores.rows(), rowThreads(keys, ROW_THREADS), address(scores), addressOrNull(keyMask),
+                address(probs), heads, queries, keys, scale, causal ? 1 : 0);
     }
 
     @Override
@@ -544,8 +522,8 @@ public final class CudaBackend implements Backend {
         KernelContract.checkSoftmaxBackward(probs, dProbs, scale, dScores);
         enter();
         int keys = probs.dim(-1);
-        int rows = probs.rows();
-        perWarp(Kernel.SOFTMAX_BACKWARD, rows, address(probs), address(dProbs), address(dScores), rows, keys, scale);
+        perRow(Kernel.SOFTMAX_BACKWARD, probs.rows(), rowThreads(keys, ROW_THREADS), address(probs), address(dProbs),
+                address(dScores), keys, scale);
     }
 
     @Override
@@ -586,15 +564,8 @@ public final class CudaBackend implements Backend {
         stride[rank - 1] = 1;
         for (int i = rank - 2; i >= 0; i--) stride[i] = stride[i + 1] * shape[i + 1];
         long total = out.size();
-        if (total <= narrowIndexLimit) {   // then every stride, and every offset into x, is below 2^31 too
-            flat(Kernel.PERMUTE_NARROW, total, address(x), address(out), (int) total, shape[axis[1]], shape[axis[2]],
-                    shape[axis[3]], shape[axis[4]], (int) stride[axis[0]], (int) stride[axis[1]], (int) stride[axis[2]],
-                    (int) stride[axis[3]], (int) stride[axis[4]]);
-        } else {
-            flat(Kernel.PERMUTE, total, address(x), address(out), total, shape[axis[1]], shape[axis[2]],
-                    shape[axis[3]], shape[axis[4]], stride[axis[0]], stride[axis[1]], stride[axis[2]], stride[axis[3]],
-                    stride[axis[4]]);
-        }
+        flat(Kernel.PERMUTE, total, address(x), address(out), total, shape[axis[1]], shape[axis[2]], shape[axis[3]],
+                shape[axis[4]], stride[axis[0]], stride[axis[1]], stride[axis[2]], stride[axis[3]], stride[axis[4]]);
     }
 
     // ---- embeddings and the loss ---------------------------------------------------------------------
@@ -713,13 +684,6 @@ public final class CudaBackend implements Backend {
     private void perRow(Kernel kernel, int rows, int threads, Object... args) {
         if (rows == 0) return;
         launch(kernel, rows, threads, 1, args);
-    }
-
-    /** A warp-per-row kernel: {@link #WARP_ROWS_PER_BLOCK} rows per block (nothing for 0 rows). */
-    private void perWarp(Kernel kernel, int rows, Object... args) {
-        if (rows == 0) return;
-        int blocks = (int) (((long) rows + WARP_ROWS_PER_BLOCK - 1) / WARP_ROWS_PER_BLOCK);
-        launch(kernel, blocks, 32 * WARP_ROWS_PER_BLOCK, 1, args);
     }
 
     private void launch(Kernel kernel, int blocks, int blockX, int blockY, Object... args) {

@@ -18,7 +18,6 @@ enum Kernel {
     // elementwise.cu
     FILL(KernelSource.ELEMENTWISE, "fill_f32", PTR, I64, F32),
     ADD(KernelSource.ELEMENTWISE, "add_f32", PTR, PTR, PTR, I64, I64),
-    ADD_NARROW(KernelSource.ELEMENTWISE, "add_narrow_f32", PTR, PTR, PTR, I32, I32),
     SCALE(KernelSource.ELEMENTWISE, "scale_f32", PTR, PTR, I64, F64),
     SCALE_BATCHED(KernelSource.ELEMENTWISE, "scale_batched_f32", PTR, I64, I64, I32, F32),
     SUM_ROWS(KernelSource.ELEMENTWISE, "sum_rows_f32", PTR, PTR, I32, I32, I32),
@@ -33,12 +32,10 @@ enum Kernel {
     RMS_NORM(KernelSource.NORM, "rms_norm_f32", PTR, PTR, PTR, PTR, I32, F64),
     RMS_NORM_BACKWARD(KernelSource.NORM, "rms_norm_backward_f32", PTR, PTR, PTR, PTR, PTR, I32),
     // attention.cu
-    SOFTMAX(KernelSource.ATTENTION, "softmax_f32", PTR, PTR, PTR, I32, I32, I32, I32, F64, I32),
-    SOFTMAX_BACKWARD(KernelSource.ATTENTION, "softmax_backward_f32", PTR, PTR, PTR, I32, I32, F64),
+    SOFTMAX(KernelSource.ATTENTION, "softmax_f32", PTR, PTR, PTR, I32, I32, I32, F64, I32),
+    SOFTMAX_BACKWARD(KernelSource.ATTENTION, "softmax_backward_f32", PTR, PTR, PTR, I32, F64),
     ROPE(KernelSource.ATTENTION, "rope_f32", PTR, PTR, PTR, I64, I32, I32, PTR, I32, I32, I64),
     PERMUTE(KernelSource.ATTENTION, "permute_f32", PTR, PTR, I64, I32, I32, I32, I32, I64, I64, I64, I64, I64),
-    PERMUTE_NARROW(KernelSource.ATTENTION, "permute_narrow_f32", PTR, PTR, I32, I32, I32, I32, I32, I32, I32, I32, I32,
-            I32),
     // loss.cu
     GATHER(KernelSource.LOSS, "gather_f32", PTR, PTR, PTR, I64, I32),
     GATHER_BF16(KernelSource.LOSS, "gather_bf16", PTR, PTR, PTR, I64, I32),

@@ -1,56 +1,51 @@
-// The attention pieces of the Backend SPI that are not GEMMs: masked scaled softmax and its backward (one warp per
-// row of keys), rotary position embedding (one thread per rotated pair) and axis permutation (one thread
+// The attention pieces of the Backend SPI that are not GEMMs: masked scaled softmax and its backward (one thread
+// block per row of keys), rotary position embedding (one thread per rotated pair) and axis permutation (one thread
 // per output element). Softmax sums run in double; RoPE angles are computed in double, like the CPU backend.
 #include "block_reduce.cuh"
 
-// scores, probs: [batch, heads, queries, keys], `rows` = batch · heads · queries, one warp per row and
-// blockDim.x / 32 rows per block: attention rows are short and many, and a block-wide reduction's barriers cost
-// more than such a row's arithmetic (on an H200 the block-per-row version ran at about 4x its memory time).
-// keyMask [batch, keys] (1 attend, 0 pad) or null. Query q sees keys j <= q + (keys - queries) when causal. A row
-// with no visible key becomes zeros.
+// scores, probs: [batch, heads, queries, keys], one block per row; keyMask [batch, keys] (1 attend, 0 pad) or null.
+// Query q sees keys j <= q + (keys - queries) when causal. A row with no visible key becomes zeros.
 // PyTorch: probs = torch.softmax((scale * scores).masked_fill(~visible, -inf), dim=-1); probs may be scores.
-extern "C" __global__ void softmax_f32(const float* scores, const float* keyMask, float* probs, int rows, int heads,
+extern "C" __global__ void softmax_f32(const float* scores, const float* keyMask, float* probs, int heads,
                                        int queries, int keys, double scale, int causal) {
-    int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (r >= rows) return;   // the whole warp leaves together
+    __shared__ double scratch[32];
+    int r = blockIdx.x;
     int batch = r / (heads * queries), query = r % queries;
     long long row = (long long) r * keys;
     const float* mask = keyMask ? keyMask + (long long) batch * keys : 0;
     long long end = causal ? (long long) query + keys - queries + 1 : keys;
     int visibleEnd = (int) (end < 0 ? 0 : end > keys ? keys : end);
     double max = pg_negative_infinity();
-    for (int j = lane; j < visibleEnd; j += 32) {
+    for (int j = threadIdx.x; j < visibleEnd; j += blockDim.x) {
         if (mask && mask[j] == 0.0f) continue;
         max = fmax(max, scale * scores[row + j]);
     }
-    max = pg_warp_all_max(max);
+    max = pg_block_max(max, scratch);
     if (max == pg_negative_infinity()) {
-        for (int j = lane; j < keys; j += 32) probs[row + j] = 0.0f;
+        for (int j = threadIdx.x; j < keys; j += blockDim.x) probs[row + j] = 0.0f;
         return;
     }
     double sum = 0.0;
-    for (int j = lane; j < visibleEnd; j += 32) {
+    for (int j = threadIdx.x; j < visibleEnd; j += blockDim.x) {
         if (mask && mask[j] == 0.0f) continue;
         sum += exp(scale * scores[row + j] - max);
     }
-    double inverse = 1.0 / pg_warp_all_sum(sum);
-    for (int j = lane; j < keys; j += 32) {
+    double inverse = 1.0 / pg_block_sum(sum, scratch);
+    for (int j = threadIdx.x; j < keys; j += blockDim.x) {
         bool visible = j < visibleEnd && !(mask && mask[j] == 0.0f);
         probs[row + j] = visible ? (float) (exp(scale * scores[row + j] - max) * inverse) : 0.0f;
     }
 }
 
-// dScores = scale · p · ((1) dProbs − (2) Σ_j p·dProbs) over `rows` rows of `keys`, one warp per row as in
-// softmax_f32; dScores may be dProbs.
-extern "C" __global__ void softmax_backward_f32(const float* probs, const float* dProbs, float* dScores, int rows,
-                                                int keys, double scale) {
-    int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (r >= rows) return;
-    long long row = (long long) r * keys;
+// dScores = scale · p · ((1) dProbs − (2) Σ_j p·dProbs), one block per row; dScores may be dProbs.
+extern "C" __global__ void softmax_backward_f32(const float* probs, const float* dProbs, float* dScores, int keys,
+                                                double scale) {
+    __shared__ double scratch[32];
+    long long row = (long long) blockIdx.x * keys;
     double dot = 0.0;
-    for (int j = lane; j < keys; j += 32) dot += (double) probs[row + j] * dProbs[row + j];
-    dot = pg_warp_all_sum(dot);
-    for (int j = lane; j < keys; j += 32) {
+    for (int j = threadIdx.x; j < keys; j += blockDim.x) dot += (double) probs[row + j] * dProbs[row + j];
+    dot = pg_block_sum(dot, scratch);
+    for (int j = threadIdx.x; j < keys; j += blockDim.x) {
         dScores[row + j] = (float) (scale * probs[row + j] * ((double) dProbs[row + j] - dot));
     }
 }
@@ -86,32 +81,18 @@ extern "C" __global__ void rope_f32(const float* x, float* out, const int* posit
 
 // out[i0, i1, i2, i3, i4] = x[i0·s0 + i1·s1 + i2·s2 + i3·s3 + i4·s4] over `total` elements of out, whose last
 // four dimensions are o1..o4 (rank < 5 is padded with leading 1s by the caller); the s are x's element strides.
-// Index is the integer type of the arithmetic: each element costs three divisions, which in 64 bits made this
-// kernel compute-bound (about 6x its memory time on an H200); permute_narrow_f32 does them in 32 bits.
-template <typename Index>
-__device__ __forceinline__ void pg_permute(const float* x, float* out, Index total, Index o1, Index o2, Index o3,
-                                           Index o4, Index s0, Index s1, Index s2, Index s3, Index s4) {
-    for (Index i = blockIdx.x * (Index) blockDim.x + threadIdx.x; i < total; i += (Index) gridDim.x * blockDim.x) {
-        Index rest = i;
-        Index i4 = rest % o4;
-        rest /= o4;
-        Index i3 = rest % o3;
-        rest /= o3;
-        Index i2 = rest % o2;
-        rest /= o2;
-        Index i1 = rest % o1, i0 = rest / o1;
-        out[i] = x[i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4];
-    }
-}
-
 extern "C" __global__ void permute_f32(const float* x, float* out, long long total, int o1, int o2, int o3, int o4,
                                        long long s0, long long s1, long long s2, long long s3, long long s4) {
-    pg_permute<long long>(x, out, total, o1, o2, o3, o4, s0, s1, s2, s3, s4);
-}
-
-// permute_f32 for total < 2^31, where every index, stride and offset fits 31 bits and i + the grid's stride fits 32
-extern "C" __global__ void permute_narrow_f32(const float* x, float* out, unsigned total, unsigned o1, unsigned o2,
-                                              unsigned o3, unsigned o4, unsigned s0, unsigned s1, unsigned s2,
-                                              unsigned s3, unsigned s4) {
-    pg_permute<unsigned>(x, out, total, o1, o2, o3, o4, s0, s1, s2, s3, s4);
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total;
+         i += (long long) gridDim.x * blockDim.x) {
+        long long rest = i;
+        long long i4 = rest % o4;
+        rest /= o4;
+        long long i3 = rest % o3;
+        rest /= o3;
+        long long i2 = rest % o2;
+        rest /= o2;
+        long long i1 = rest % o1, i0 = rest / o1;
+        out[i] = x[i0 * s0 + i1 * s1 + i2 * s2 + i3 * s3 + i4 * s4];
+    }
 }

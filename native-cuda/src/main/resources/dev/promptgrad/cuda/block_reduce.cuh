@@ -1,6 +1,6 @@
-// Block-wide reductions for the kernels that give one thread block to one row (norms, cross-entropy), and
-// warp-wide ones for those that give one warp to one row (softmax). Every thread of the block (warp) must call
-// them, the block-wide ones with the same `scratch` (32 shared doubles); every thread gets the result. Sums run in double so that float rows of tens of thousands of elements lose nothing to rounding.
+// Block-wide reductions for the kernels that give one thread block to one row (norms, softmax, cross-entropy).
+// Every thread of the block must call them, with the same `scratch` (32 shared doubles); every thread gets the
+// result. Sums run in double so that float rows of tens of thousands of elements lose nothing to rounding.
 // No includes: NVRTC compiles this without the host headers nvcc would add.
 #pragma once
 
@@ -16,18 +16,6 @@ __device__ __forceinline__ double pg_warp_sum(double v) {
 
 __device__ __forceinline__ double pg_warp_max(double v) {
     for (int offset = 16; offset > 0; offset >>= 1) v = fmax(v, __shfl_down_sync(0xffffffffu, v, offset));
-    return v;
-}
-
-// Sum of `v` over the warp, in every lane (a butterfly: each step adds the lane whose index differs in one bit).
-__device__ __forceinline__ double pg_warp_all_sum(double v) {
-    for (int mask = 16; mask > 0; mask >>= 1) v += __shfl_xor_sync(0xffffffffu, v, mask);
-    return v;
-}
-
-// Maximum of `v` over the warp, in every lane.
-__device__ __forceinline__ double pg_warp_all_max(double v) {
-    for (int mask = 16; mask > 0; mask >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, mask));
     return v;
 }
 

@@ -44,21 +44,9 @@ extern "C" __global__ void fill_f32(float* dst, long long n, float value) {
     PG_GRID_STRIDE_LOOP(i, n) dst[i] = value;
 }
 
-// out[i] = a[i] + b[i mod period]; out may be a (or b when period == n). The modulo is skipped for a residual
-// (period == n); add_narrow_f32 does it in 32 bits (n < 2^31), a fraction of a 64-bit division's instructions.
-template <typename Index>
-__device__ __forceinline__ void pg_add(const float* a, const float* b, float* out, Index n, Index period) {
-    for (Index i = blockIdx.x * (Index) blockDim.x + threadIdx.x; i < n; i += (Index) gridDim.x * blockDim.x) {
-        out[i] = a[i] + b[period == n ? i : i % period];
-    }
-}
-
+// out[i] = a[i] + b[i mod period]; out may be a (or b when period == n)
 extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n, long long period) {
-    pg_add<long long>(a, b, out, n, period);
-}
-
-extern "C" __global__ void add_narrow_f32(const float* a, const float* b, float* out, unsigned n, unsigned period) {
-    pg_add<unsigned>(a, b, out, n, period);
+    PG_GRID_STRIDE_LOOP(i, n) out[i] = a[i] + b[i % period];
 }
 
 // out = alpha · x; out may be x

@@ -8,8 +8,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Runs core's backend contract suite on the CUDA backend: every kernel against the reference backend on awkward
  * sizes, argument errors with the reference's messages, and live bytes back to zero. Skipped, with the reason,
- * where no GPU is usable. The nested classes run it again with a wait and a status check after every kernel, and
- * with the 64-bit index kernels that only tensors of 2^31 elements or more would otherwise reach.
+ * where no GPU is usable. The nested class runs it again with a wait and a status check after every kernel.
  */
 @ExtendWith(RequiresCuda.class)
 class CudaBackendContractTest extends BackendContract {
@@ -24,14 +23,6 @@ class CudaBackendContractTest extends BackendContract {
         @Override
         protected Backend backend() {
             return new CudaBackend(new CudaBackend.Options(0, false, true));
-        }
-    }
-
-    @Nested
-    class WideIndices extends BackendContract {
-        @Override
-        protected Backend backend() {
-            return new CudaBackend(CudaBackend.Options.defaults(), CudaBackend.WIDEN_TILE_BYTES, 0);
         }
     }
 }

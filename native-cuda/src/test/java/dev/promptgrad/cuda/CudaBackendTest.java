@@ -113,7 +113,7 @@ class CudaBackendTest {
             new Gemm(3, kept, m, k, false, false, (long) kept * k + 5, (long) k * m, (long) kept * m, 1f, 0f),
         };
         boolean[] weightIsB = {true, false, false};
-        try (CudaBackend cuda = new CudaBackend(CudaBackend.Options.defaults(), cap, CudaBackend.NARROW_INDEX_LIMIT);
+        try (CudaBackend cuda = new CudaBackend(CudaBackend.Options.defaults(), cap);
              ReferenceBackend reference = new ReferenceBackend()) {
             for (int i = 0; i < gemms.length; i++) {
                 Gemm g = gemms[i];
