@@ -35,6 +35,12 @@ SANITIZE_SECONDS="${SANITIZE_SECONDS:-60}"
 CHECK_SECONDS="${CHECK_SECONDS:-0}"
 REPORT_RESERVE=20   # seconds kept back, under CHECK_SECONDS, for the report and the packing of the logs
 wants() { [[ "$STAGES" == *" $1 "* ]]; }
+# forget_rows FRAMEWORK: drops a framework's rows an earlier run left in results.jsonl, before a stage reruns it
+forget_rows() {
+  [ -f "$OUT/results.jsonl" ] || return 0
+  grep -v "\"framework\": \"$1\"" "$OUT/results.jsonl" > "$OUT/results.kept"
+  mv -f "$OUT/results.kept" "$OUT/results.jsonl"
+}
 # limit [SECONDS]: the time the next step may take, SECONDS (default STAGE_SECONDS) or less when the whole check's
 # end is nearer; prints 0 when fewer than 10 s are left, and the step is then skipped
 limit() {
@@ -126,7 +132,7 @@ fi
 
 if wants promptgrad; then
 echo "== 2/4 step benchmark: promptgrad on CUDA"
-[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+forget_rows "promptgrad"
 rm -f "$OUT/bench-promptgrad.txt"
 timed "$OUT/bench-promptgrad.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark \
   --device cuda "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" || status=1
@@ -135,7 +141,7 @@ fi
 
 if wants torch; then
 echo "== 2/4 step benchmark: PyTorch + PEFT"
-[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "pytorch+peft"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+forget_rows "pytorch+peft"
 rm -f "$OUT/bench-torch.txt"
 timed "$OUT/bench-torch.txt" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --device "$TORCH_DEVICE" \
   --out "$OUT/results.jsonl" || status=1
@@ -147,7 +153,7 @@ REPORT_BASELINE=()
 [ -f "$BASELINE_DIR/COMMIT" ] && REPORT_BASELINE=(--baseline "$(cut -c1-7 "$BASELINE_DIR/COMMIT")")
 if wants baseline && [ -f "$BASELINE_DIR/COMMIT" ]; then
 echo "== 2/4 step benchmark: promptgrad's baseline build ($(cut -c1-7 "$BASELINE_DIR/COMMIT")'s native-cuda), first shape"
-[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad baseline"' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+forget_rows "promptgrad baseline"
 rm -f "$OUT/bench-baseline.txt" "$OUT/baseline.jsonl"
 # the same classes but the baseline's native-cuda jar (CudaBackend and its kernels) in place of this build's
 BASE_CP="$PWD/$BASELINE_DIR/promptgrad-native-cuda-baseline.jar:$(ls "$WORK"/lib/*.jar | grep -v 'promptgrad-native-cuda-[0-9.]*-SNAPSHOT.jar$' | paste -sd: -)"
@@ -159,7 +165,7 @@ fi
 
 if wants bf16; then
 echo "== 2/4 step benchmark: promptgrad on CUDA with bfloat16 weights (the first shape only; device time is short)"
-[ -f "$OUT/results.jsonl" ] && grep -v '"framework": "promptgrad bf16' "$OUT/results.jsonl" > "$OUT/results.kept" ; mv -f "$OUT/results.kept" "$OUT/results.jsonl" 2>/dev/null
+forget_rows "promptgrad bf16 weights"
 rm -f "$OUT/bench-bf16.txt"
 timed "$OUT/bench-bf16.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark \
   --device cuda "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --weights bf16 --out "$OUT/results.jsonl" || status=1
