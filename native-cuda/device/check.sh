@@ -51,17 +51,17 @@ limit() {
   [ "$want" -lt 10 ] && want=0
   echo "$want"
 }
-# timed LOG COMMAND...: runs COMMAND under the time limit, its output appended to LOG; a step with no time left
+# timed LOG COMMAND...: runs COMMAND under the time limit, its output written to LOG; a step with no time left
 # is skipped and says so in LOG
 timed() {
   local log="$1" seconds
   shift
   seconds=$(limit)
   if [ "$seconds" -eq 0 ]; then
-    echo "skipped: the check's ${CHECK_SECONDS} s are spent" >> "$log"
+    echo "skipped: the check's ${CHECK_SECONDS} s are spent" > "$log"
     return 1
   fi
-  timeout --kill-after=10 "$seconds" "$@" >> "$log" 2>&1
+  timeout --kill-after=10 "$seconds" "$@" > "$log" 2>&1
 }
 status=0
 
@@ -107,6 +107,7 @@ else
   [ -n "$EXTRA" ] && export LD_LIBRARY_PATH="$EXTRA${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 MODELS="${BENCH_MODELS:-gpt2-small,gpt2-medium}"
+OUR_BENCH=("$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda)
 BENCH_SHAPE=(--models "$MODELS" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}"
   --tokens "${BENCH_TOKENS:-512}" --virtual 20 --warmup 3 --steps 10)
 
@@ -123,7 +124,6 @@ if wants tests; then
 echo "== 1/4 CUDA backend tests (contract suite, GPU tests, golden fixtures, model tests on cuda)"
 # from $WORK, where the archive's shared/ (stories260K) is found; fixtures come from this repository copy, as files
 REPO=$PWD
-rm -f "$OUT/tests.txt"
 (cd "$WORK" && timed "$OUT/tests.txt" "$JAVA" "${JAVA_OPTS[@]}" -Dpromptgrad.requireCuda=true \
   -Dpromptgrad.test.backends=cuda -Dpromptgrad.fixtures="$REPO/models/src/test/resources/fixtures" \
   -cp "$REPO/models/src/test/resources:$CP" dev.promptgrad.cuda.DeviceCheck) || status=1
@@ -133,16 +133,13 @@ fi
 if wants promptgrad; then
 echo "== 2/4 step benchmark: promptgrad on CUDA"
 forget_rows "promptgrad"
-rm -f "$OUT/bench-promptgrad.txt"
-timed "$OUT/bench-promptgrad.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark \
-  --device cuda "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" || status=1
+timed "$OUT/bench-promptgrad.txt" "${OUR_BENCH[@]}" "${BENCH_SHAPE[@]}" --out "$OUT/results.jsonl" || status=1
 tail -n 20 "$OUT/bench-promptgrad.txt"
 fi
 
 if wants torch; then
 echo "== 2/4 step benchmark: PyTorch + PEFT"
 forget_rows "pytorch+peft"
-rm -f "$OUT/bench-torch.txt"
 timed "$OUT/bench-torch.txt" python3 native-cuda/device/torch_step.py "${BENCH_SHAPE[@]}" --device "$TORCH_DEVICE" \
   --out "$OUT/results.jsonl" || status=1
 tail -n 20 "$OUT/bench-torch.txt"
@@ -154,7 +151,7 @@ REPORT_BASELINE=()
 if wants baseline && [ -f "$BASELINE_DIR/COMMIT" ]; then
 echo "== 2/4 step benchmark: promptgrad's baseline build ($(cut -c1-7 "$BASELINE_DIR/COMMIT")'s native-cuda), first shape"
 forget_rows "promptgrad baseline"
-rm -f "$OUT/bench-baseline.txt" "$OUT/baseline.jsonl"
+rm -f "$OUT/baseline.jsonl"
 # the same classes but the baseline's native-cuda jar (CudaBackend and its kernels) in place of this build's
 BASE_CP="$PWD/$BASELINE_DIR/promptgrad-native-cuda-baseline.jar:$(ls "$WORK"/lib/*.jar | grep -v 'promptgrad-native-cuda-[0-9.]*-SNAPSHOT.jar$' | paste -sd: -)"
 timed "$OUT/bench-baseline.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$BASE_CP" dev.promptgrad.train.DeviceStepBenchmark \
@@ -166,18 +163,16 @@ fi
 if wants bf16; then
 echo "== 2/4 step benchmark: promptgrad on CUDA with bfloat16 weights (the first shape only; device time is short)"
 forget_rows "promptgrad bf16 weights"
-rm -f "$OUT/bench-bf16.txt"
-timed "$OUT/bench-bf16.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark \
-  --device cuda "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --weights bf16 --out "$OUT/results.jsonl" || status=1
+timed "$OUT/bench-bf16.txt" "${OUR_BENCH[@]}" "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --weights bf16 \
+  --out "$OUT/results.jsonl" || status=1
 tail -n 5 "$OUT/bench-bf16.txt"
 fi
 
 if wants profile; then
 echo "== 2/4 where our step's time goes (GPT-2-small shape, every kernel waited for)"
-rm -f "$OUT/profile.md" "$OUT/bench-profile.txt"
-timed "$OUT/bench-profile.txt" "$JAVA" "${JAVA_OPTS[@]}" -cp "$CP" dev.promptgrad.train.DeviceStepBenchmark --device cuda \
-  --models "${MODELS%%,*}" --precisions fp32,tf32 --batch "${BENCH_BATCH:-8}" --tokens "${BENCH_TOKENS:-512}" \
-  --virtual 20 --warmup 1 --steps 2 --profile "$OUT/profile.md" || status=1
+rm -f "$OUT/profile.md"
+timed "$OUT/bench-profile.txt" "${OUR_BENCH[@]}" "${BENCH_SHAPE[@]}" --models "${MODELS%%,*}" --warmup 1 --steps 2 \
+  --profile "$OUT/profile.md" || status=1
 tail -n 5 "$OUT/bench-profile.txt"
 fi
 

@@ -73,7 +73,7 @@ if [ -n "${BASELINE:-}" ]; then
   echo "== building native-cuda at $BASELINE for the baseline stage"
   TREE=$(mktemp -d)
   git -C "$ROOT" worktree add -q --detach "$TREE/repo" "$BASELINE"
-  (cd "$TREE/repo" && ln -s "$ROOT/../shared" ../shared && mvn -q -o -B -pl native-cuda -am package -DskipTests)
+  (cd "$TREE/repo" && mvn -q -o -B -pl native-cuda -am package -DskipTests)
   mkdir -p "$DIST/baseline"
   cp "$(ls "$TREE"/repo/native-cuda/target/promptgrad-native-cuda-*.jar | grep -v -- '-tests.jar')" \
     "$DIST/baseline/promptgrad-native-cuda-baseline.jar"

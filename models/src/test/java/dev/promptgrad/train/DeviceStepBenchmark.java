@@ -113,9 +113,8 @@ public final class DeviceStepBenchmark {
                 lastLoss = step.run(prompt, batches, adamW, LEARNING_RATE, 0).loss();
                 stepMs[i] = (System.nanoTime() - start) / 1e6;
             }
-            double[] sorted = stepMs.clone();
-            Arrays.sort(sorted);
-            double ms = steps % 2 == 1 ? sorted[steps / 2] : (sorted[steps / 2 - 1] + sorted[steps / 2]) / 2;
+            Arrays.sort(stepMs);
+            double ms = steps % 2 == 1 ? stepMs[steps / 2] : (stepMs[steps / 2 - 1] + stepMs[steps / 2]) / 2;
             String precision = tf32 ? "tf32" : "fp32";
             String framework = weights == WeightStorage.BF16 ? "promptgrad bf16 weights" : "promptgrad";
             if (timing != null) {
@@ -124,8 +123,8 @@ public final class DeviceStepBenchmark {
                         + tokens + " tokens + " + virtualTokens + " virtual, " + selection.backend().name(), steps, ms));
             }
             Long peak = selection.backend().name().equals("cpu") ? null : counting.peakLiveBytes();
-            return new Result(framework, modelName, precision, batch, tokens, virtualTokens, ms, sorted[0],
-                    sorted[steps - 1], batch * tokens / (ms / 1000), peak, firstLoss, lastLoss,
+            return new Result(framework, modelName, precision, batch, tokens, virtualTokens, ms, stepMs[0],
+                    stepMs[steps - 1], batch * tokens / (ms / 1000), peak, firstLoss, lastLoss,
                     selection.backend().name());
         }
     }
